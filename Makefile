@@ -1,0 +1,26 @@
+# The two commands: `make run` sets everything up and serves http://127.0.0.1:8000/admin/,
+# `make test` runs every test (PostgreSQL 18, then PostgreSQL 16 for compatibility).
+PYTHON := .venv/bin/python
+
+.PHONY: run setup test test-pg18 test-pg16 bench db-stop migrations-check
+
+run: setup
+	$(PYTHON) manage.py migrate
+	$(PYTHON) manage.py ensure_superuser
+	$(PYTHON) manage.py runserver 127.0.0.1:8000
+
+setup:
+	@bash scripts/setup
+
+test: setup
+	$(PYTHON) -m pytest
+	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
+
+test-pg18: setup
+	$(PYTHON) -m pytest
+
+test-pg16: setup
+	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
+
+db-stop:
+	$(PYTHON) manage.py embedded_db stop

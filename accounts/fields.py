@@ -1,0 +1,98 @@
+"""An encrypted JSON document field on django-fernet-encrypted-fields' keys.
+
+The library's own EncryptedJSONField encrypts leaf by leaf (keys stay readable, numbers and
+booleans come back as strings) and returns the ciphertext unchanged when no key opens it. This
+field encrypts the whole JSON document as one Fernet token and raises on a wrong key.
+"""
+
+import json
+
+from cryptography.fernet import InvalidToken
+from django.core.signals import setting_changed
+from django.db import models
+from django.dispatch import receiver
+from encrypted_fields.fields import EncryptedFieldMixin
+
+KEY_SETTINGS = {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "SALT_KEY"}
+
+
+class DecryptionError(ValueError):
+    """No configured key opens the stored value."""
+
+
+class EncryptedJSONField(EncryptedFieldMixin, models.CharField):
+    """A dict (or any JSON value) in Python, one Fernet token in an unbounded varchar column.
+
+    Keys: SECRET_KEY and SECRET_KEY_FALLBACKS combined with each salt in SALT_KEY; the first
+    pair encrypts, every pair decrypts. `manage.py reencrypt_fields` rewrites stored tokens
+    with the first pair after a rotation.
+    """
+
+    description = "Encrypted JSON document"
+
+    def __init__(self, *args, **kwargs):
+        kwargs["max_length"] = None  # a Fernet token grows with the payload
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("max_length", None)
+        return name, path, args, kwargs
+
+    def get_internal_type(self):
+        return "CharField"
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        return self.encrypt(json.dumps(value, separators=(",", ":")))
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return json.loads(self.decrypt(value))
+
+    def to_python(self, value):
+        # loaddata hands over the token that dumpdata wrote (see value_to_string).
+        if isinstance(value, str):
+            return json.loads(self.decrypt(value))
+        return value
+
+    def value_to_string(self, obj):
+        # dumpdata writes the ciphertext, never the payload.
+        return self.get_prep_value(self.value_from_object(obj))
+
+    def encrypt(self, plaintext: str) -> str:
+        return self.f.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self.f.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise DecryptionError(
+                f"{self.model.__name__}.{self.name} cannot be decrypted with the configured keys "
+                "(DJANGO_SECRET_KEY, DJANGO_SECRET_KEY_FALLBACKS, FIELD_ENCRYPTION_SALT_KEYS): "
+                "a key it was written with is missing"
+            ) from None
+
+    def rotate(self, token: str) -> str:
+        """The same payload re-encrypted with the current (first) key."""
+        return self.encrypt(self.decrypt(token))
+
+
+def encrypted_fields():
+    from django.apps import apps
+
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, EncryptedJSONField):
+                yield field
+
+
+@receiver(setting_changed)
+def forget_derived_keys(setting, **kwargs):
+    """The library caches derived keys per field; drop them when a key setting changes (tests, shells)."""
+    if setting in KEY_SETTINGS:
+        for field in encrypted_fields():
+            field.__dict__.pop("keys", None)
+            field.__dict__.pop("f", None)

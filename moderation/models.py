@@ -1,0 +1,189 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils import timezone
+from pgvector.django import CosineDistance, HnswIndex, VectorField
+
+from gova.db import uuid7_primary_key
+from moderation.conf import validate_moderator_conf
+
+# -- choices (module level so Meta and querysets can see them) ---------------------------
+
+
+class Platform(models.TextChoices):
+    DISCORD = "discord", "Discord"
+
+
+class ModeratorStatus(models.TextChoices):
+    OFFLINE = "offline", "Offline"
+    PENDING = "pending", "Pending"
+    ONLINE = "online", "Online"
+
+
+class ActionType(models.TextChoices):
+    REPLY = "reply", "Reply"
+    KICK = "kick", "Kick"
+    TIMEOUT = "timeout", "Timeout"
+
+
+class ActionStatus(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
+
+
+def validate_embedding_dimensions(value) -> None:
+    if value is not None and len(value) != settings.EMBEDDING_DIMENSIONS:
+        raise ValidationError(
+            f"embedding must have {settings.EMBEDDING_DIMENSIONS} dimensions, not {len(value)}",
+            code="embedding_dimensions",
+        )
+
+
+# -- querysets ---------------------------------------------------------------------------
+
+
+class EvaluationEventQuerySet(models.QuerySet):
+    def for_moderator(self, moderator_id):
+        return self.filter(moderator_id=moderator_id).order_by("-created_at")  # evaluation_mod_created_idx
+
+    def for_platform_user(self, moderator_id, platform_user_id):
+        # evaluation_mod_user_idx
+        return self.filter(moderator_id=moderator_id, platform_user_id=platform_user_id).order_by("-created_at")
+
+    def nearest(self, embedding, limit=10):
+        """The events whose embedding is closest by cosine distance (served by evaluation_embedding_hnsw)."""
+        return (
+            self.exclude(embedding=None)
+            .annotate(distance=CosineDistance("embedding", embedding))
+            .order_by("distance")[:limit]
+        )
+
+
+class ActionEventQuerySet(models.QuerySet):
+    def for_moderator(self, moderator_id, status=None):
+        actions = self.filter(moderator_id=moderator_id)
+        if status is not None:
+            actions = actions.filter(status=status)  # action_mod_status_created_idx
+        return actions.order_by("-created_at")  # action_mod_created_idx
+
+    def awaiting_approval(self):
+        return self.filter(status=ActionStatus.AWAITING_APPROVAL).order_by("created_at")
+
+
+# -- models ------------------------------------------------------------------------------
+# Table and column names follow the original service's schema, so an existing database maps one to one.
+
+
+class Moderator(models.Model):
+    """A bot watching one community (a Discord guild) on behalf of a user."""
+
+    moderator_id = uuid7_primary_key()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="moderators")
+    name = models.CharField(max_length=None)
+    description = models.CharField(max_length=200, null=True, blank=True)
+    platform = models.CharField(max_length=None, choices=Platform, default=Platform.DISCORD)
+    platform_server_id = models.CharField(max_length=None, help_text="The Discord guild id.")
+    conf = models.JSONField(validators=[validate_moderator_conf], help_text="Bot configuration.")
+    status = models.CharField(
+        max_length=None, choices=ModeratorStatus, default=ModeratorStatus.OFFLINE, db_default=ModeratorStatus.OFFLINE
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "moderators"
+        constraints = [
+            models.CheckConstraint(condition=Q(platform__in=Platform.values), name="moderator_platform_valid"),
+            models.CheckConstraint(condition=Q(status__in=ModeratorStatus.values), name="moderator_status_valid"),
+        ]
+        indexes = [
+            # The admin's search by guild id and the bot's start-up lookup.
+            models.Index(fields=["platform", "platform_server_id"], name="moderator_platform_server_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.platform} {self.platform_server_id})"
+
+
+class EvaluationEvent(models.Model):
+    """One scored chat message."""
+
+    event_id = uuid7_primary_key()
+    # db_index=False: evaluation_mod_created_idx leads with moderator_id and serves the FK.
+    moderator = models.ForeignKey(Moderator, on_delete=models.CASCADE, related_name="evaluations", db_index=False)
+    platform_user_id = models.CharField(max_length=None, help_text="The message author's platform id.")
+    severity_score = models.FloatField()
+    behaviour_score = models.FloatField(
+        default=0.0, db_default=0.0, help_text="Mean severity of the author's last 100 messages."
+    )
+    context = models.JSONField(help_text="The message: ids, author, content, roles, reply_to.")
+    embedding = VectorField(
+        dimensions=settings.EMBEDDING_DIMENSIONS, null=True, blank=True, validators=[validate_embedding_dimensions]
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    objects = EvaluationEventQuerySet.as_manager()
+
+    class Meta:
+        db_table = "evaluation_events"
+        constraints = [
+            models.CheckConstraint(condition=Q(severity_score__range=(0, 1)), name="evaluation_severity_range"),
+            models.CheckConstraint(condition=Q(behaviour_score__range=(0, 1)), name="evaluation_behaviour_range"),
+        ]
+        indexes = [
+            # A moderator's evaluations by time: counts per day/week/month, newest first.
+            models.Index(fields=["moderator", "created_at"], name="evaluation_mod_created_idx"),
+            # The latest behaviour score per platform user of a moderator.
+            models.Index(fields=["moderator", "platform_user_id", "created_at"], name="evaluation_mod_user_idx"),
+            # Similar content: nearest neighbours by cosine distance, the distance nearest() orders by.
+            HnswIndex(fields=["embedding"], name="evaluation_embedding_hnsw", opclasses=["vector_cosine_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        # Rendered once per admin row: *_id never costs a query.
+        return f"{self.platform_user_id} severity={self.severity_score:.2f} moderator={self.moderator_id}"
+
+
+class ActionEvent(models.Model):
+    """One action a moderator took or proposed; awaiting_approval ones wait for a human."""
+
+    action_id = uuid7_primary_key()
+    event_id = models.UUIDField(help_text="Id of the triggering message event.")
+    # db_index=False: action_mod_created_idx leads with moderator_id and serves the FK.
+    moderator = models.ForeignKey(Moderator, on_delete=models.CASCADE, related_name="actions", db_index=False)
+    platform_user_id = models.CharField(max_length=None, null=True, blank=True, help_text="The target user.")
+    # The original database has no ON DELETE rule here: an evaluation with actions cannot be deleted alone.
+    evaluation = models.ForeignKey(EvaluationEvent, on_delete=models.PROTECT, related_name="actions")
+    action_type = models.CharField(max_length=None, choices=ActionType)
+    action_params = models.JSONField(null=True, blank=True)
+    context = models.JSONField(help_text="The message the action answers.")
+    status = models.CharField(max_length=None, choices=ActionStatus)
+    error_msg = models.CharField(max_length=None, null=True, blank=True)
+    reason = models.CharField(max_length=None, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+    executed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ActionEventQuerySet.as_manager()
+
+    class Meta:
+        db_table = "action_events"
+        constraints = [
+            # choices= only guards forms; the database guards every other writer.
+            models.CheckConstraint(condition=Q(action_type__in=ActionType.values), name="action_type_valid"),
+            models.CheckConstraint(condition=Q(status__in=ActionStatus.values), name="action_status_valid"),
+        ]
+        indexes = [
+            # A moderator's actions, newest first.
+            models.Index(fields=["moderator", "created_at"], name="action_mod_created_idx"),
+            # ... filtered by status (the approval queue of one moderator).
+            models.Index(fields=["moderator", "status", "created_at"], name="action_mod_status_created_idx"),
+            # The original schema indexes action_type.
+            models.Index(fields=["action_type"], name="action_type_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_type} [{self.status}] moderator={self.moderator_id}"

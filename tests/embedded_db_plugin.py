@@ -1,0 +1,40 @@
+"""pytest plugin: every test run gets a fresh embedded PostgreSQL and always stops it.
+
+Loaded with `-p` (pyproject addopts) so that it runs before pytest-django imports the settings:
+GOVA_PGDATA must point at the temporary folder by then. With DATABASE_URL set it does nothing.
+"""
+
+import os
+import shutil
+import tempfile
+
+_temporary_folder = None
+
+
+def pytest_load_initial_conftests(early_config, parser, args):
+    global _temporary_folder
+    if os.environ.get("DATABASE_URL"):
+        return
+    _temporary_folder = tempfile.mkdtemp(prefix="gova-test-pg-")
+    # Exported, not only set in settings: subprocesses of tests (manage.py runs) share the server.
+    os.environ["GOVA_PGDATA"] = _temporary_folder
+    os.environ["GOVA_PG_EPHEMERAL"] = "1"
+
+
+def pytest_report_header(config):
+    if _temporary_folder is None:
+        return "database: DATABASE_URL"
+    from gova.embedded_backend.base import embedded_server
+
+    return f"database: embedded {embedded_server().version} in {_temporary_folder}"
+
+
+def pytest_unconfigure(config):
+    if _temporary_folder is None:
+        return
+    from gova.embedded_postgres import EmbeddedPostgres
+
+    try:
+        EmbeddedPostgres(_temporary_folder, os.environ.get("GOVA_PG_BIN") or None).stop()
+    finally:
+        shutil.rmtree(_temporary_folder, ignore_errors=True)
