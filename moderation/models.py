@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -33,6 +34,9 @@ class ActionStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
     REJECTED = "rejected", "Rejected"
+
+
+SCORE_RANGE = [MinValueValidator(0.0), MaxValueValidator(1.0)]  # forms name the field; CHECKs guard the rest
 
 
 def validate_embedding_dimensions(value) -> None:
@@ -115,9 +119,9 @@ class EvaluationEvent(models.Model):
     # db_index=False: evaluation_mod_created_idx leads with moderator_id and serves the FK.
     moderator = models.ForeignKey(Moderator, on_delete=models.CASCADE, related_name="evaluations", db_index=False)
     platform_user_id = models.CharField(max_length=None, help_text="The message author's platform id.")
-    severity_score = models.FloatField()
+    severity_score = models.FloatField(validators=SCORE_RANGE)
     behaviour_score = models.FloatField(
-        default=0.0, db_default=0.0, help_text="Mean severity of the author's last 100 messages."
+        default=0.0, db_default=0.0, validators=SCORE_RANGE, help_text="Mean severity of the author's last 100 messages."
     )
     context = models.JSONField(help_text="The message: ids, author, content, roles, reply_to.")
     embedding = VectorField(
@@ -155,8 +159,10 @@ class ActionEvent(models.Model):
     # db_index=False: action_mod_created_idx leads with moderator_id and serves the FK.
     moderator = models.ForeignKey(Moderator, on_delete=models.CASCADE, related_name="actions", db_index=False)
     platform_user_id = models.CharField(max_length=None, null=True, blank=True, help_text="The target user.")
-    # The original database has no ON DELETE rule here: an evaluation with actions cannot be deleted alone.
-    evaluation = models.ForeignKey(EvaluationEvent, on_delete=models.PROTECT, related_name="actions")
+    # The original database has no ON DELETE rule here, and neither has Django: deleting an evaluation
+    # that still has actions fails in the database (NO ACTION). Deleting a moderator or a user works:
+    # its actions go with it through the moderator key. (PROTECT would refuse even that.)
+    evaluation = models.ForeignKey(EvaluationEvent, on_delete=models.DO_NOTHING, related_name="actions")
     action_type = models.CharField(max_length=None, choices=ActionType)
     action_params = models.JSONField(null=True, blank=True)
     context = models.JSONField(help_text="The message the action answers.")

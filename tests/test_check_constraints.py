@@ -1,0 +1,73 @@
+"""Every invariant holds in the database itself: an ORM write and a raw SQL write are both refused."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from tests.factories import ActionEventFactory, EvaluationEventFactory, ModeratorFactory, UserFactory
+
+# (factory, column, bad value, constraint name)
+BAD_VALUES = [
+    (EvaluationEventFactory, "severity_score", 1.5, "evaluation_severity_range"),
+    (EvaluationEventFactory, "severity_score", -0.01, "evaluation_severity_range"),
+    (EvaluationEventFactory, "behaviour_score", 1.01, "evaluation_behaviour_range"),
+    (EvaluationEventFactory, "behaviour_score", -1, "evaluation_behaviour_range"),
+    (UserFactory, "pricing_tier", "enterprise", "user_pricing_tier_valid"),
+    (ModeratorFactory, "platform", "slack", "moderator_platform_valid"),
+    (ModeratorFactory, "status", "sleeping", "moderator_status_valid"),
+    (ActionEventFactory, "action_type", "ban", "action_type_valid"),
+    (ActionEventFactory, "status", "approved", "action_status_valid"),
+]
+IDS = [f"{factory._meta.model.__name__}.{column}={value}" for factory, column, value, _ in BAD_VALUES]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("factory", "column", "value", "constraint"), BAD_VALUES, ids=IDS)
+def test_orm_write_of_a_bad_value_is_refused_by_the_database(factory, column, value, constraint):
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        factory(**{column: value})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("factory", "column", "value", "constraint"), BAD_VALUES, ids=IDS)
+def test_raw_sql_update_to_a_bad_value_is_refused(factory, column, value, constraint):
+    row = factory()
+    table = row._meta.db_table
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {column} = %s WHERE {row._meta.pk.column} = %s", [value, row.pk])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("factory", "column", "value", "constraint"), BAD_VALUES, ids=IDS)
+def test_good_boundary_values_are_accepted(factory, column, value, constraint):
+    good = {"severity_score": 1.0, "behaviour_score": 0.0, "pricing_tier": "pro", "platform": "discord",
+            "status": "online" if factory is ModeratorFactory else "rejected", "action_type": "kick"}  # fmt: skip
+    row = factory(**{column: good[column]})
+    row.refresh_from_db()
+    assert getattr(row, column) == good[column]
+
+
+NOT_NULL_COLUMNS = [
+    ("users", "username"), ("users", "email"), ("users", "password"), ("users", "pricing_tier"),
+    ("moderators", "name"), ("moderators", "platform_server_id"), ("moderators", "conf"), ("moderators", "status"),
+    ("evaluation_events", "severity_score"), ("evaluation_events", "context"), ("evaluation_events", "platform_user_id"),
+    ("action_events", "event_id"), ("action_events", "context"), ("action_events", "status"),
+    ("action_events", "action_type"), ("action_events", "evaluation_id"),
+]  # fmt: skip
+NULLABLE_COLUMNS = [
+    ("users", "jwt"), ("users", "discord_oauth_payload"), ("users", "stripe_customer_id"), ("users", "verified_at"),
+    ("moderators", "description"), ("evaluation_events", "embedding"), ("action_events", "platform_user_id"),
+    ("action_events", "action_params"), ("action_events", "error_msg"), ("action_events", "reason"),
+    ("action_events", "executed_at"),
+]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_nullability_is_exactly_as_the_original_schema_lists():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_name IN ('users', 'moderators', 'evaluation_events', 'action_events')"
+        )
+        nullable = {(table, column): flag == "YES" for table, column, flag in cursor.fetchall()}
+    assert {column: nullable[column] for column in NOT_NULL_COLUMNS} == dict.fromkeys(NOT_NULL_COLUMNS, False)
+    assert {column: nullable[column] for column in NULLABLE_COLUMNS} == dict.fromkeys(NULLABLE_COLUMNS, True)
