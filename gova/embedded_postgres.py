@@ -77,6 +77,7 @@ class EmbeddedPostgres:
                 if port is None:
                     if not (self.cluster / "PG_VERSION").exists():
                         self._initdb()
+                    self._remove_stale_pid_file()
                     port = self._start()
         return ConnectionInfo("127.0.0.1", port, SUPERUSER, self._password())
 
@@ -97,13 +98,21 @@ class EmbeddedPostgres:
             pid, port = int(lines[0]), int(lines[3])
         except (FileNotFoundError, IndexError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None  # stale file left by a killed server; pg_ctl start copes with it
-        except PermissionError:
-            pass  # alive, owned by the server's OS user
+        if not _is_alive(pid):
+            return None
         return port if _accepts_connections(port) else None
+
+    def _remove_stale_pid_file(self) -> None:
+        """A server killed with SIGKILL leaves postmaster.pid behind. PostgreSQL removes it itself
+        unless the old pid still answers signals, which a zombie does until its parent reaps it
+        (in containers whose init never reaps, that is forever)."""
+        pid_file = self.cluster / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return
+        if not _is_alive(pid):
+            pid_file.unlink(missing_ok=True)
 
     @property
     def version(self) -> str:
@@ -215,6 +224,15 @@ def _server_account() -> pwd.struct_passwd:
             capture_output=True,
         )
         return pwd.getpwnam(SERVER_OS_USER)
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            # The state follows the parenthesised command name; Z (zombie) and X (dead) are gone.
+            return stat_file.read().rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 def _free_port() -> int:
