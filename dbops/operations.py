@@ -81,7 +81,8 @@ class CreateUUIDv7Function(Operation):
                 return  # native (PostgreSQL 18) or created earlier by someone else: leave it be
             cursor.execute("SELECT current_schema()")
             schema = cursor.fetchone()[0]
-        schema_editor.execute(uuidv7_fallback_sql(schema_editor.quote_name(schema)))
+        # params=None: the body's `%` operator must not be read as a placeholder.
+        schema_editor.execute(uuidv7_fallback_sql(schema_editor.quote_name(schema)), params=None)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         with schema_editor.connection.cursor() as cursor:

@@ -8,9 +8,12 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 _temporary_folder = None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-django's own hook imports the settings
 def pytest_load_initial_conftests(early_config, parser, args):
     global _temporary_folder
     if os.environ.get("DATABASE_URL"):

@@ -40,11 +40,10 @@ def message_context(**overrides) -> dict:
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.PostGeneration(lambda user, create, extracted: user.set_password(extracted or "correct horse battery"))
+    password = factory.django.Password("correct horse battery")
 
 
 class ModeratorFactory(factory.django.DjangoModelFactory):
