@@ -29,6 +29,12 @@ def ensure_pgvector_available(connection) -> None:
     )
 
 
-def refuse_migrate_without_pgvector(sender, using, **kwargs) -> None:
-    """pre_migrate receiver: stop before any app's first migration, so nothing is half-applied."""
-    ensure_pgvector_available(connections[using])
+def refuse_unsafe_migrate(sender, using, plan=None, **kwargs) -> None:
+    """pre_migrate receiver: stop before the first migration runs, so nothing is half-applied."""
+    from dbops.management.commands.migrate import allow_data_loss
+    from dbops.migration_guard import ensure_no_unbacked_data_loss
+
+    connection = connections[using]
+    ensure_pgvector_available(connection)
+    if plan:
+        ensure_no_unbacked_data_loss(connection, plan, allow=allow_data_loss.get())

@@ -1,0 +1,41 @@
+"""Django's migrate, made safe for production: one at a time, fail-fast locks, no silent data loss.
+
+Named `migrate` so that what operators and containers already run is what is protected. dbops
+comes first in INSTALLED_APPS, so this command replaces django.core's.
+"""
+
+from contextvars import ContextVar
+
+from django.core.management.commands import migrate
+from django.db import connections
+
+from dbops.locking import migration_session
+
+# Read by the pre_migrate receiver (dbops.checks), which sees the plan just before it runs.
+allow_data_loss = ContextVar("allow_data_loss", default=False)
+
+
+class Command(migrate.Command):
+    help = (
+        migrate.Command.help
+        + " Serialised by a PostgreSQL advisory lock; sets lock_timeout; refuses to drop event data without a backup."
+    )
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--allow-data-loss",
+            action="store_true",
+            help="Apply migrations that drop or narrow event data even without a backup newer than them.",
+        )
+
+    def handle(self, *args, **options):
+        connection = connections[options["database"]]
+        dry_run = options["plan"] or options["check_unapplied"]
+        # --fake only records migrations: no data can be lost.
+        token = allow_data_loss.set(options["allow_data_loss"] or options["fake"])
+        try:
+            with migration_session(connection, dry_run=dry_run):
+                return super().handle(*args, **options)
+        finally:
+            allow_data_loss.reset(token)

@@ -1,0 +1,41 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+
+from dbops.history import applied_in_order
+
+
+class Command(BaseCommand):
+    help = (
+        "Current head and pending migrations per app, and the history of applied migrations with their times "
+        "(Alembic's `current` and `history`)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("app_label", nargs="*", help="Only these apps (default: all).")
+        parser.add_argument("--history", type=int, default=20, metavar="N", help="Show the N latest applied (0: all).")
+        parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+
+    def handle(self, *args, app_label, history, database, **options):
+        executor = MigrationExecutor(connections[database])
+        graph = executor.loader.graph
+        known_apps = {app for app, _ in graph.nodes}
+        unknown = sorted(set(app_label) - known_apps)
+        if unknown:
+            raise CommandError(f"no migrations for app(s) {', '.join(unknown)}; known: {', '.join(sorted(known_apps))}")
+        apps = app_label or sorted(known_apps)
+        applied = [m for m in applied_in_order(executor.connection) if m.app in apps]
+        plan = executor.migration_plan(graph.leaf_nodes())
+
+        self.stdout.write("Current heads:")
+        width = max(len(app) for app in apps)
+        for app in apps:
+            heads = [m.name for m in applied if m.app == app]
+            pending = [migration.name for migration, _ in plan if migration.app_label == app]
+            state = f"{len(pending)} pending: {', '.join(pending)}" if pending else "up to date"
+            self.stdout.write(f"  {app:<{width}}  {heads[-1] if heads else '(none applied)'}  [{state}]")
+
+        shown = applied if history == 0 else applied[-history:]
+        self.stdout.write(f"History ({len(shown)} of {len(applied)} applied, newest last):")
+        for migration in shown:
+            self.stdout.write(f"  {migration.applied:%Y-%m-%d %H:%M:%S %Z}  {migration.app}.{migration.name}")

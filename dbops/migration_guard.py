@@ -1,0 +1,131 @@
+"""Refuse migrations that would drop or narrow event data unless a fresh backup exists.
+
+Covered, forwards and backwards: RemoveField, DeleteModel, AlterField to a narrower type, and
+RunSQL that drops, truncates or deletes from an event table; undoing AddField or CreateModel
+(which drops the column or table). RunPython cannot be read and is not judged.
+"""
+
+import re
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import CommandError
+from django.db import migrations
+
+from dbops.backups import latest_backup_time
+
+EVENT_TABLES = ("evaluation_events", "action_events")
+DESTRUCTIVE_SQL = re.compile(r"\b(DROP|TRUNCATE|DELETE\s+FROM)\b", re.IGNORECASE)
+# Type changes that keep every value: anything else on an event column may lose data.
+WIDENINGS = {("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"), ("real", "double precision")}
+
+
+@dataclass(frozen=True)
+class DataLossRisk:
+    migration: object
+    table: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.migration.app_label}.{self.migration.name} {self.what} in {self.table}"
+
+
+def data_loss_risks(connection, plan) -> list[DataLossRisk]:
+    """The risks in a migrate plan, a list of (migration, backwards) pairs."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    risks = []
+    for migration, backwards in plan:
+        state = loader.project_state((migration.app_label, migration.name), at_end=False)
+        for operation in migration.operations:
+            before = state.clone()
+            operation.state_forwards(migration.app_label, state)
+            for table, what in _operation_risks(connection, migration.app_label, operation, before, state, backwards):
+                if table in EVENT_TABLES:
+                    risks.append(DataLossRisk(migration, table, what))
+    return risks
+
+
+def _operation_risks(connection, app_label, operation, before, after, backwards):
+    if isinstance(operation, migrations.RunSQL):
+        text = _sql_text(operation.reverse_sql if backwards else operation.sql)
+        if DESTRUCTIVE_SQL.search(text):
+            for table in EVENT_TABLES:
+                if re.search(rf"\b{table}\b", text):
+                    yield table, "runs destructive SQL"
+        return
+    model_name = getattr(operation, "model_name", None) or getattr(operation, "name", None)
+    if model_name is None:
+        return
+    removes_field = isinstance(operation, migrations.RemoveField) and not backwards
+    removes_field |= isinstance(operation, migrations.AddField) and backwards
+    removes_model = isinstance(operation, migrations.DeleteModel) and not backwards
+    removes_model |= isinstance(operation, migrations.CreateModel) and backwards
+    state = before if (removes_field or removes_model) and not backwards else after
+    try:
+        model = state.apps.get_model(app_label, model_name)
+    except LookupError:
+        return
+    table = model._meta.db_table
+    if removes_model:
+        yield table, "drops the table"
+    elif removes_field:
+        yield table, f"drops column {model._meta.get_field(operation.name).column}"
+    elif isinstance(operation, migrations.AlterField):
+        old_state, new_state = (after, before) if backwards else (before, after)
+        old = old_state.apps.get_model(app_label, model_name)._meta.get_field(operation.name).db_type(connection)
+        new = new_state.apps.get_model(app_label, model_name)._meta.get_field(operation.name).db_type(connection)
+        if _narrows(old, new):
+            yield table, f"changes column {operation.name} from {old} to {new}"
+
+
+def _sql_text(sql) -> str:
+    """RunSQL takes a string, or a list of strings and (sql, params) pairs."""
+    if sql is None or isinstance(sql, str):
+        return sql or ""
+    return " ".join(item[0] if isinstance(item, (list, tuple)) else item for item in sql)
+
+
+def _narrows(old: str, new: str) -> bool:
+    if old == new or (old, new) in WIDENINGS:
+        return False
+    varchar = re.compile(r"varchar(?:\((\d+)\))?")
+    old_match, new_match = varchar.fullmatch(old), varchar.fullmatch(new)
+    if old_match and new_match:
+        old_length, new_length = old_match.group(1), new_match.group(1)
+        return new_length is not None and (old_length is None or int(new_length) < int(old_length))
+    if (old_match or old == "text") and new in ("text", "varchar"):
+        return False
+    return True
+
+
+def ensure_no_unbacked_data_loss(connection, plan, *, allow: bool) -> None:
+    """Raise CommandError, before anything runs, for a risk on a table with rows and no backup newer than the migration."""
+    unbacked = []
+    for risk in data_loss_risks(connection, plan):
+        if allow or not _has_rows(connection, risk.table):
+            continue
+        written = datetime.fromtimestamp(Path(sys.modules[type(risk.migration).__module__].__file__).stat().st_mtime, UTC)
+        backed_up = latest_backup_time(risk.table, settings.GOVA_BACKUP_DIR)
+        if backed_up is None or backed_up < written:
+            unbacked.append(risk)
+    if unbacked:
+        tables = sorted({risk.table for risk in unbacked})
+        raise CommandError(
+            "refusing to lose event data: " + "; ".join(map(str, unbacked)) + ". Nothing was applied. "
+            f"Back up first (python manage.py backup_events {' '.join(f'--table {t}' for t in tables)}), "
+            "or pass --allow-data-loss."
+        )
+
+
+def _has_rows(connection, table: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
+        if not cursor.fetchone()[0]:
+            return False
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {connection.ops.quote_name(table)})")
+        return cursor.fetchone()[0]
