@@ -1,0 +1,70 @@
+"""Several containers start at once and all run migrate: the advisory lock makes that safe."""
+
+import subprocess
+import sys
+import uuid
+
+import psycopg
+import pytest
+from django.db import connection
+
+from dbops.locking import MIGRATION_LOCK_KEY
+from tests.conftest import PROJECT_DIR
+
+PARALLEL_MIGRATES = 8
+
+
+@pytest.fixture
+def fresh_database(django_db_blocker):
+    """An empty database on the test server, as a DATABASE_URL, dropped afterwards."""
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    with django_db_blocker.unblock():
+        connection.ensure_connection()
+        params = connection.get_connection_params()
+    server = {key: params[key] for key in ("host", "port", "user", "password")}
+    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgres://{server['user']}:{server['password']}@{server['host']}:{server['port']}/{name}"
+    yield url, lambda: psycopg.connect(**server, dbname=name, autocommit=True)
+    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def start_migrate(url, extra_env=None):
+    import os
+
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DATABASE_URL": url, **(extra_env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_parallel_migrates_on_a_fresh_database_all_succeed_and_apply_each_migration_once(fresh_database):
+    url, connect = fresh_database
+    processes = [start_migrate(url) for _ in range(PARALLEL_MIGRATES)]
+    results = [(process.wait(timeout=600), *process.communicate()) for process in processes]
+    failures = [stderr for code, _, stderr in results if code != 0]
+    assert not failures, failures[0]
+    applied_by = [stdout.count("Applying ") for _, stdout, _ in results]
+    with connect() as db:
+        rows, distinct = db.execute("SELECT count(*), count(DISTINCT (app, name)) FROM django_migrations").fetchone()
+    assert rows == distinct and rows > 0
+    # One process did the work, the others found nothing to do.
+    assert sorted(applied_by)[-1] == rows and sum(applied_by) == rows
+
+
+def test_migrate_gives_up_with_a_clear_message_when_the_lock_stays_taken(fresh_database):
+    url, connect = fresh_database
+    with connect() as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+        process = start_migrate(url, {"GOVA_MIGRATE_LOCK_WAIT": "1"})
+        code, stdout, stderr = process.wait(timeout=120), *process.communicate()
+        assert code == 1
+        assert "held the migration lock" in stderr and "nothing was changed" in stderr
+        assert "Traceback" not in stderr
+        tables = holder.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
+    assert tables == 0
