@@ -12,11 +12,12 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError
 
 # A fixed 64-bit key: every process of every version of this project contends for the same lock.
 MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"gova.migrate").digest()[:8], "big", signed=True)
 POLL_SECONDS = 0.5
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout expiry
 
 
 def _setting(name: str):
@@ -41,6 +42,14 @@ def migration_session(connection, *, dry_run: bool = False, lock_wait: float | N
                 [str(_setting("MAINTENANCE_WORKERS"))],
             )
         yield
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise CommandError(
+            f"a migration waited longer than lock_timeout ({_setting('LOCK_TIMEOUT')}) for a table lock that "
+            "traffic holds, and stopped; migrations applied before it stay applied, an atomic one that failed "
+            "was rolled back. Retry at a quieter moment, or raise GOVA_MIGRATION_LOCK_TIMEOUT."
+        ) from None
     finally:
         _release(connection)
 

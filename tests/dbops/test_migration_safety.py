@@ -140,3 +140,20 @@ def test_migration_status_shows_heads_pending_and_history(risky_app):
 def test_bad_names_and_numbers_are_one_clear_error(command, args, message):
     with pytest.raises(CommandError, match=message):
         call_command(command, *args, stdout=io.StringIO())
+
+
+def test_a_migration_behind_traffic_fails_fast_on_lock_timeout(risky_app, settings):
+    settings.GOVA_MIGRATIONS = {**settings.GOVA_MIGRATIONS, "LOCK_TIMEOUT": "300ms"}
+    call_command("migrate", "riskyapp", "0001", verbosity=0)
+    params = connection.get_connection_params()
+    server = {key: params[key] for key in ("host", "port", "user", "password", "dbname")}
+    import psycopg
+
+    with psycopg.connect(**server) as traffic:  # a long transaction reading the table
+        traffic.execute("SELECT count(*) FROM evaluation_events")
+        with pytest.raises(CommandError, match=r"longer than lock_timeout \(300ms\)"):
+            call_command("migrate", "riskyapp", "0002", verbosity=0)
+    assert applied() == ["0001_initial"] and not has_scratch_column()
+    with connection.cursor() as cursor:  # the session settings were put back
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"
