@@ -22,5 +22,9 @@ test-pg18: setup
 test-pg16: setup
 	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
 
+# Writer stalls while a migration adds a column and an index to 1,000,000 evaluation events.
+bench: setup
+	$(PYTHON) -m bench.migration_stall
+
 db-stop:
 	$(PYTHON) manage.py embedded_db stop

@@ -1,0 +1,348 @@
+"""How long a continuous writer stalls while a migration adds a column and an index to evaluation_events.
+
+    python -m bench.migration_stall [--rows 1000000] [--rate 200]      (or `make bench`)
+
+A throwaway embedded PostgreSQL in a temporary folder gets the schema (`migrate`) and N evaluation
+events. A writer process inserts one event at a time, timing every insert, through three phases:
+
+    baseline  nothing else happens;
+    naive     Django's default: AddField + AddIndex in one atomic migration, no lock_timeout, so the
+              ACCESS EXCLUSIVE lock of ADD COLUMN is held until the plain CREATE INDEX has scanned
+              the whole table, and every insert waits for the build;
+    ours      the house way: lock_timeout set, AddField in its own migration (a catalog-only change,
+              the lock lasts milliseconds), then AddIndexConcurrently in a non-atomic migration,
+              whose SHARE UPDATE EXCLUSIVE lock lets inserts through while the index is built.
+
+Both migrations run through Django's own operations and schema editor, as `migrate` would run them.
+It prints the timings; it asserts nothing about them. Real errors exit non-zero.
+"""
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from array import array
+from urllib.parse import quote
+
+DATABASE = "bench"
+LOCK_TIMEOUT = "5s"  # the value the house migrations set
+TARGET_MS = 1000
+WARM_UP_SECONDS = 2.0  # writer running, prepared statement warm, before the migration starts
+COOL_DOWN_SECONDS = 1.0  # catches inserts that queued behind the migration's last lock
+BASELINE_SECONDS = 5.0
+
+# One statement, all server-side: no Python list of a million rows. event_id comes from uuidv7().
+# `%%` because Django's cursor reads `%` as a placeholder when params are given.
+LOAD_SQL = """
+INSERT INTO evaluation_events (moderator_id, platform_user_id, severity_score, behaviour_score, context, created_at)
+SELECT %s, 'user-' || (g %% 5000), random(), random(), jsonb_build_object('content', 'message ' || g),
+       now() - g * interval '1 second'
+FROM generate_series(1, %s) g
+"""
+
+WRITER_SQL = """
+INSERT INTO evaluation_events (moderator_id, platform_user_id, severity_score, behaviour_score, context)
+VALUES (%s, %s, %s, %s, %s)
+"""
+
+
+# -- the writer (a separate process, so the parent's GIL and sleeps never delay an insert) ---------
+
+
+def writer(conninfo: dict, moderator_id: str, rate: float, ready, stop, results) -> None:
+    """Insert one event at a time until `stop` is set; put the latency summary on `results`."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    try:
+        latencies = array("d")  # seconds; ~200/s for ~20 s is a few thousand doubles
+        longest, longest_at = 0.0, 0.0
+        interval = 1.0 / rate if rate > 0 else 0.0
+        moderator = uuid.UUID(moderator_id)
+        with psycopg.connect(**conninfo, autocommit=True) as conn:
+            # Untimed: the first inserts load the backend's catalog caches and, from the fifth on,
+            # run as a prepared statement; a live service's connections are long past that.
+            for n in range(10):
+                conn.execute(WRITER_SQL, (moderator, "writer-warm-up", 0.5, 0.25, Jsonb({"content": f"warm-up {n}"})))
+            ready.set()
+            next_at = time.monotonic()
+            n = 0
+            while not stop.is_set():
+                params = (moderator, f"writer-{n % 5000}", 0.5, 0.25, Jsonb({"content": f"live {n}"}))
+                started = time.monotonic()
+                conn.execute(WRITER_SQL, params)
+                elapsed = time.monotonic() - started
+                latencies.append(elapsed)
+                if elapsed > longest:
+                    longest, longest_at = elapsed, started
+                n += 1
+                if interval:
+                    # Steady pace without catch-up bursts: after a stall the next insert goes at once,
+                    # then the schedule restarts from now.
+                    next_at = max(next_at + interval, time.monotonic())
+                    time.sleep(max(0.0, next_at - time.monotonic()))
+        ordered = sorted(latencies)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
+        # CLOCK_MONOTONIC is system-wide on Linux, so the parent can place longest_at in its phase.
+        results.put({"inserts": len(ordered), "p99": p99, "longest": longest, "longest_at": longest_at})
+    except Exception as exc:  # reported to the parent, which fails the run
+        results.put({"error": f"{type(exc).__name__}: {exc}"})
+
+
+class Phase:
+    def __init__(self, name: str, stats: dict, started: float, migration_window: tuple[float, float], statements):
+        self.name = name
+        self.inserts = stats["inserts"]
+        self.p99_ms = stats["p99"] * 1000
+        self.longest_ms = stats["longest"] * 1000
+        self.longest_at = stats["longest_at"] - started
+        self.migration_from, self.migration_to = (moment - started for moment in migration_window)
+        self.statements = statements  # [(sql, seconds)] as the schema editor ran them
+
+    @property
+    def migration_seconds(self) -> float:
+        return self.migration_to - self.migration_from
+
+
+def measure(name: str, conninfo: dict, moderator_id, rate: float, action) -> Phase:
+    """Run `action` (returning the statements it ran) with the writer inserting before, during and after."""
+    # spawn, not fork: the child must not inherit the parent's Django connection.
+    context = multiprocessing.get_context("spawn")
+    ready, stop, results = context.Event(), context.Event(), context.Queue()
+    process = context.Process(
+        target=writer, args=(conninfo, str(moderator_id), rate, ready, stop, results), name=f"writer-{name}"
+    )
+    process.start()
+    try:
+        if not ready.wait(60):
+            raise RuntimeError(f"{name}: the writer did not connect within 60 s")
+        started = time.monotonic()
+        time.sleep(WARM_UP_SECONDS)
+        migration_from = time.monotonic()
+        statements = action()
+        migration_to = time.monotonic()
+        time.sleep(COOL_DOWN_SECONDS)
+        stop.set()
+        stats = results.get(timeout=60)  # before join(): a process with queued data never exits
+        process.join(60)
+    finally:
+        stop.set()
+        if process.is_alive():
+            process.terminate()
+            process.join()
+    if "error" in stats:
+        raise RuntimeError(f"{name}: the writer failed: {stats['error']}")
+    return Phase(name, stats, started, (migration_from, migration_to), statements)
+
+
+# -- the migrations, through Django's operations ---------------------------------------------------
+
+
+def statement_recorder():
+    """An execute wrapper that keeps each statement the schema editor runs, with its duration."""
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        started = time.monotonic()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements.append((" ".join(sql.split()), time.monotonic() - started))
+
+    return statements, record
+
+
+def apply_operations(operations, schema_editor, state):
+    """What the executor does per operation: advance the project state, then change the database."""
+    for operation in operations:
+        new_state = state.clone()
+        operation.state_forwards("moderation", new_state)
+        operation.database_forwards("moderation", schema_editor, state, new_state)
+        state = new_state
+    return state
+
+
+def naive_migration() -> list:
+    from django.db import connection, models
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import AddField, AddIndex
+
+    operations = [
+        AddField("evaluationevent", "bench_naive", models.BooleanField(null=True)),
+        AddIndex(
+            "evaluationevent", models.Index(fields=["platform_user_id", "severity_score"], name="bench_naive_idx")
+        ),
+    ]
+    state = MigrationLoader(connection).project_state()
+    statements, record = statement_recorder()
+    with connection.execute_wrapper(record):
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")  # the server default: wait for a lock as long as it takes
+        # atomic=True, as for any migration without `atomic = False`: one transaction for both operations.
+        with connection.schema_editor() as schema_editor:
+            apply_operations(operations, schema_editor, state)
+    return statements
+
+
+def our_migration() -> list:
+    from django.contrib.postgres.operations import AddIndexConcurrently
+    from django.db import connection, models
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import AddField
+
+    statements, record = statement_recorder()
+    state = MigrationLoader(connection).project_state()
+    with connection.execute_wrapper(record):
+        with connection.cursor() as cursor:
+            # Fail fast instead of queueing: a DDL lock request waiting behind a long transaction
+            # blocks every insert queued behind it, so give up after LOCK_TIMEOUT and retry later.
+            cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        try:
+            # Migration 1, the schema change: a nullable column without a default is catalog-only.
+            with connection.schema_editor() as schema_editor:
+                state = apply_operations(
+                    [AddField("evaluationevent", "bench_ours", models.BooleanField(null=True))], schema_editor, state
+                )
+            # Migration 2, the index build: `atomic = False`, as CREATE INDEX CONCURRENTLY requires.
+            with connection.schema_editor(atomic=False) as schema_editor:
+                index = models.Index(fields=["platform_user_id", "severity_score"], name="bench_ours_idx")
+                apply_operations(
+                    [AddIndexConcurrently(model_name="evaluationevent", index=index)], schema_editor, state
+                )
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+    return statements
+
+
+def undo_naive_migration() -> None:
+    """Drop the naive column and index, so the house migration starts from the same table."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX bench_naive_idx")
+        cursor.execute("ALTER TABLE evaluation_events DROP COLUMN bench_naive")
+
+
+def idle() -> list:
+    time.sleep(BASELINE_SECONDS)
+    return []
+
+
+# -- set-up and report ----------------------------------------------------------------------------
+
+
+def load_events(rows: int):
+    """One user, one moderator, then `rows` events in one INSERT … SELECT; returns the moderator's id."""
+    from django.db import connection
+
+    from tests.factories import ModeratorFactory
+
+    moderator = ModeratorFactory()  # its SubFactory creates the user
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(LOAD_SQL, [moderator.pk, rows])
+        loaded = time.monotonic()
+        # Fresh statistics and visibility map, as on a table autovacuum has kept up with.
+        cursor.execute("VACUUM ANALYZE evaluation_events")
+        # Flush the load's dirty pages now, not during a measurement.
+        cursor.execute("CHECKPOINT")
+    print(
+        f"loaded {rows:,} evaluation events in {loaded - started:.1f} s "
+        f"(+ VACUUM ANALYZE and CHECKPOINT {time.monotonic() - loaded:.1f} s)",
+        flush=True,
+    )
+    return moderator.pk
+
+
+def report(rows: int, rate: float, phases: list[Phase]) -> None:
+    baseline = phases[0]
+    pace = f"{rate:g} inserts/s" if rate > 0 else "as fast as it can"
+    print(f"\nwriter: one autocommit INSERT at a time, {pace}; rows before the run: {rows:,}")
+    print(f"{'phase':<9} {'inserts':>8} {'p99 ms':>8} {'longest ms':>11} {'x baseline':>11} {'migration s':>12}")
+    for phase in phases:
+        ratio = phase.longest_ms / baseline.longest_ms if baseline.longest_ms else float("nan")
+        migration = f"{phase.migration_seconds:.2f}" if phase.statements else "-"
+        print(
+            f"{phase.name:<9} {phase.inserts:>8,} {phase.p99_ms:>8.1f} {phase.longest_ms:>11.1f} "
+            f"{ratio:>11.1f} {migration:>12}"
+        )
+    for phase in phases[1:]:
+        print(
+            f"\n{phase.name}: migration ran from +{phase.migration_from:.2f} s to +{phase.migration_to:.2f} s "
+            f"of the phase; the longest insert started at +{phase.longest_at:.2f} s"
+        )
+        for sql, seconds in phase.statements:
+            shown = sql if len(sql) <= 100 else sql[:97] + "..."
+            print(f"  {seconds * 1000:9.1f} ms  {shown}")
+    ours = phases[-1]
+    verdict = "OK" if ours.longest_ms < TARGET_MS else "NOT MET"
+    print(
+        f"\nlongest writer stall while migrating (ours): {ours.longest_ms:.0f} ms — target < {TARGET_MS} ms: {verdict}"
+    )
+
+
+def create_database(info) -> dict:
+    import psycopg
+
+    conninfo = {"host": info.host, "port": info.port, "user": info.user, "password": info.password}
+    with psycopg.connect(**conninfo, dbname="postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    print(f"embedded PostgreSQL {version} on {info.host}:{info.port}, database {DATABASE!r}", flush=True)
+    return {**conninfo, "dbname": DATABASE}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="evaluation events loaded first")
+    parser.add_argument("--rate", type=float, default=200, help="writer inserts per second; 0 = as fast as it can")
+    args = parser.parse_args(argv)
+
+    from gova.embedded_postgres import EmbeddedPostgres
+
+    # Not under the project or a private tmp_path: as root the server runs as another OS user,
+    # who must be able to enter this folder (0o711 lets it traverse, not list).
+    folder = tempfile.mkdtemp(prefix="gova-bench-pg-")
+    os.chmod(folder, 0o711)
+    server = EmbeddedPostgres(os.path.join(folder, "pg"))
+    django_ready = False
+    try:
+        conninfo = create_database(server.ensure_running())
+        # Before django.setup(): settings read DATABASE_URL once, and it beats .env.
+        os.environ["DATABASE_URL"] = (
+            f"postgres://{quote(conninfo['user'])}:{quote(conninfo['password'], safe='')}"
+            f"@{conninfo['host']}:{conninfo['port']}/{DATABASE}"
+        )
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gova.settings")
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        django_ready = True
+        call_command("migrate", verbosity=0)
+        moderator_id = load_events(args.rows)
+
+        phases = [measure("baseline", conninfo, moderator_id, args.rate, idle)]
+        phases.append(measure("naive", conninfo, moderator_id, args.rate, naive_migration))
+        undo_naive_migration()
+        phases.append(measure("ours", conninfo, moderator_id, args.rate, our_migration))
+        report(args.rows, args.rate, phases)
+    finally:
+        try:
+            if django_ready:
+                from django.db import connections
+
+                connections.close_all()
+            server.stop()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
