@@ -29,7 +29,6 @@ from array import array
 from urllib.parse import quote
 
 DATABASE = "bench"
-LOCK_TIMEOUT = "5s"  # the value the house migrations set
 TARGET_MS = 1000
 WARM_UP_SECONDS = 2.0  # writer running, prepared statement warm, before the migration starts
 COOL_DOWN_SECONDS = 1.0  # catches inserts that queued behind the migration's last lock
@@ -194,28 +193,21 @@ def our_migration() -> list:
     from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.operations import AddField
 
+    from dbops.locking import migration_session
+
     statements, record = statement_recorder()
     state = MigrationLoader(connection).project_state()
-    with connection.execute_wrapper(record):
-        with connection.cursor() as cursor:
-            # Fail fast instead of queueing: a DDL lock request waiting behind a long transaction
-            # blocks every insert queued behind it, so give up after LOCK_TIMEOUT and retry later.
-            cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-        try:
-            # Migration 1, the schema change: a nullable column without a default is catalog-only.
-            with connection.schema_editor() as schema_editor:
-                state = apply_operations(
-                    [AddField("evaluationevent", "bench_ours", models.BooleanField(null=True))], schema_editor, state
-                )
-            # Migration 2, the index build: `atomic = False`, as CREATE INDEX CONCURRENTLY requires.
-            with connection.schema_editor(atomic=False) as schema_editor:
-                index = models.Index(fields=["platform_user_id", "severity_score"], name="bench_ours_idx")
-                apply_operations(
-                    [AddIndexConcurrently(model_name="evaluationevent", index=index)], schema_editor, state
-                )
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET lock_timeout")
+    # The session `manage.py migrate` runs in: the advisory lock, lock_timeout, maintenance_work_mem.
+    with connection.execute_wrapper(record), migration_session(connection):
+        # Migration 1, the schema change: a nullable column without a default is catalog-only.
+        with connection.schema_editor() as schema_editor:
+            state = apply_operations(
+                [AddField("evaluationevent", "bench_ours", models.BooleanField(null=True))], schema_editor, state
+            )
+        # Migration 2, the index build: `atomic = False`, as CREATE INDEX CONCURRENTLY requires.
+        with connection.schema_editor(atomic=False) as schema_editor:
+            index = models.Index(fields=["platform_user_id", "severity_score"], name="bench_ours_idx")
+            apply_operations([AddIndexConcurrently(model_name="evaluationevent", index=index)], schema_editor, state)
     return statements
 
 
