@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
@@ -151,13 +152,16 @@ def restore_backup(path, *, truncate: bool = False, progress: Progress | None = 
                     raise BackupError(
                         f"{', '.join(filled)} not empty: nothing restored (--truncate replaces the rows in them)"
                     )
+            vector_indexes = _drop_vector_indexes(cursor, tables)
             for table in tables:
                 expected = manifest["tables"][table]["rows"]
                 loaded[table] = _copy_in(cursor, tar, table, manifest["tables"][table]["columns"], expected, progress)
                 if loaded[table] != expected:
                     raise BackupError(f"{path}: {table} held {loaded[table]} rows, the manifest says {expected}")
-            # The foreign keys are DEFERRABLE INITIALLY DEFERRED: check them here rather than at commit.
+            # The foreign keys are DEFERRABLE INITIALLY DEFERRED: check them here rather than at commit
+            # (and before the index build, which PostgreSQL refuses while their checks are pending).
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            _rebuild_indexes(cursor, vector_indexes)
     except (DatabaseError, psycopg.Error) as exc:
         # DETAIL lines follow the first, and a rejected value (a whole vector) can make it very long.
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -165,6 +169,32 @@ def restore_backup(path, *, truncate: bool = False, progress: Progress | None = 
     except (OSError, EOFError, tarfile.TarError) as exc:
         raise BackupError(f"{path}: unreadable during restore, nothing changed ({exc})") from exc
     return loaded
+
+
+def _drop_vector_indexes(cursor, tables) -> list[str]:
+    """Drop the HNSW/IVFFlat indexes of `tables` (inside the restore's transaction) and return their definitions.
+
+    Inserting row by row into an HNSW index made a 30,000-row restore take 5 minutes; one build after
+    the load is two orders of magnitude faster. A failed restore rolls the drop back with everything else.
+    """
+    cursor.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+        "WHERE i.indrelid = ANY(%s::regclass[]) AND am.amname IN ('hnsw', 'ivfflat')",
+        [list(tables)],
+    )
+    indexes = cursor.fetchall()
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    return [definition for _, definition in indexes]
+
+
+def _rebuild_indexes(cursor, definitions) -> None:
+    if definitions:
+        # The same memory migrations get for index builds (settings.GOVA_MIGRATIONS).
+        cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [settings.GOVA_MIGRATIONS["MAINTENANCE_WORK_MEM"]])
+    for definition in definitions:
+        cursor.execute(definition)
 
 
 def latest_backup_time(table: str, backup_dir) -> datetime | None:

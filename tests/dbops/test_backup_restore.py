@@ -155,6 +155,10 @@ def test_round_trip_restores_every_column_of_every_row(events, tmp_path):
     # Django matches JSON null with =None and SQL NULL with __isnull: one row each, as before the backup.
     assert ActionEvent.objects.filter(action_params=None).count() == 1
     assert ActionEvent.objects.filter(action_params__isnull=True).count() == 1
+    # The vector index was dropped for the load and rebuilt, as it was.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'evaluation_embedding_hnsw'")
+        assert "USING hnsw (embedding vector_cosine_ops)" in cursor.fetchone()[0]
 
 
 @pytest.mark.django_db(transaction=True)
