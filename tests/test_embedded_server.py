@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gova.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError, _is_alive
+from gova.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError, _is_alive, default_bin_dir
 
 DEBIAN_POSTGRES_WITHOUT_PGVECTOR = Path("/usr/lib/postgresql/15/bin")
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -119,3 +119,26 @@ def test_embedded_db_command_shows_status_and_stops(manage, pg_folder):
     assert "running on 127.0.0.1" in status and "PostgreSQL" in status
     assert manage("embedded_db", "stop", env=env).stdout.strip() == "stopped"
     assert "not running" in manage("embedded_db", "status", env=env).stdout
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")  # the launcher needs only the standard library
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(), reason="needs root to become another user")
+def test_a_normal_user_runs_the_server_as_itself(pg_folder):
+    """As a normal user no OS user is switched: the server runs as whoever started it.
+    (The virtualenv's interpreter may live in root's home, which `nobody` cannot enter.)"""
+    folder = Path(pg_folder)
+    folder.mkdir()
+    os.chown(folder, 65534, 65534)  # nobody
+    script = (
+        "import os, sys; from gova.embedded_postgres import EmbeddedPostgres as E; "
+        "server = E(sys.argv[1], sys.argv[2] or None); info = server.ensure_running(); "
+        "owner = os.stat(server.cluster / 'postmaster.pid').st_uid; server.stop(); print(owner)"
+    )
+    result = subprocess.run(
+        [str(SYSTEM_PYTHON), "-c", script, str(folder), os.environ.get("GOVA_PG_BIN") or str(default_bin_dir())],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120, user=65534, group=65534, extra_groups=[],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == 65534
