@@ -18,7 +18,12 @@ from django.db import migrations
 from dbops.backups import latest_backup_time
 
 EVENT_TABLES = ("evaluation_events", "action_events")
-DESTRUCTIVE_SQL = re.compile(r"\b(DROP|TRUNCATE|DELETE\s+FROM)\b", re.IGNORECASE)
+# TRUNCATE, DELETE FROM, and any DROP but of objects that hold no rows (DROP TABLE, DROP [COLUMN] x).
+DESTRUCTIVE_SQL = re.compile(
+    r"\b(TRUNCATE|DELETE\s+FROM)\b|\bDROP\s+(?!(CONSTRAINT|INDEX|DEFAULT|NOT\s+NULL|TRIGGER|IDENTITY"
+    r"|EXPRESSION|POLICY|RULE|STATISTICS|FUNCTION|VIEW|EXTENSION)\b)",
+    re.IGNORECASE,
+)
 # Type changes that keep every value: anything else on an event column may lose data.
 WIDENINGS = {("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"), ("real", "double precision")}
 
@@ -40,7 +45,9 @@ def data_loss_risks(connection, plan) -> list[DataLossRisk]:
     loader = MigrationLoader(connection, ignore_no_migrations=True)
     risks = []
     for migration, backwards in plan:
-        state = loader.project_state((migration.app_label, migration.name), at_end=False)
+        key = (migration.app_label, migration.name)
+        # A migration not on disk yet (one being written, or a test's) is judged against the current head.
+        state = loader.project_state(key, at_end=False) if key in loader.graph.nodes else loader.project_state()
         for operation in migration.operations:
             before = state.clone()
             operation.state_forwards(migration.app_label, state)
