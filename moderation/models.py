@@ -2,8 +2,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Now
+from django.db.models import Count, Q
+from django.db.models.functions import Now, Trunc
 from django.utils import timezone
 from pgvector.django import CosineDistance, HnswIndex, VectorField
 
@@ -50,13 +50,43 @@ def validate_embedding_dimensions(value) -> None:
 # -- querysets ---------------------------------------------------------------------------
 
 
-class EvaluationEventQuerySet(models.QuerySet):
+ACTIVITY_PERIODS = ("day", "week", "month")
+
+
+class ActivityQuerySet(models.QuerySet):
+    def activity(self, moderator_id, period: str = "day"):
+        """Event counts of one moderator per day, week or month, oldest first (the *_mod_created_idx index)."""
+        if period not in ACTIVITY_PERIODS:
+            raise ValueError(f"period must be one of {', '.join(ACTIVITY_PERIODS)}, not {period!r}")
+        return (
+            self.filter(moderator_id=moderator_id)
+            .annotate(bucket=Trunc("created_at", period))
+            .values("bucket")
+            .annotate(count=Count("pk"))
+            .order_by("bucket")
+        )
+
+
+class EvaluationEventQuerySet(ActivityQuerySet):
     def for_moderator(self, moderator_id):
         return self.filter(moderator_id=moderator_id).order_by("-created_at")  # evaluation_mod_created_idx
 
     def for_platform_user(self, moderator_id, platform_user_id):
         # evaluation_mod_user_idx
         return self.filter(moderator_id=moderator_id, platform_user_id=platform_user_id).order_by("-created_at")
+
+    def latest_behaviour_scores(self, moderator_id):
+        """Each platform user's most recent evaluation for one moderator, highest behaviour score first.
+
+        DISTINCT ON walks evaluation_mod_user_idx (moderator, user, created_at) backwards per user.
+        """
+        latest = (
+            self.filter(moderator_id=moderator_id)
+            .order_by("platform_user_id", "-created_at")
+            .distinct("platform_user_id")
+            .values("pk")
+        )
+        return self.filter(pk__in=latest).order_by("-behaviour_score", "platform_user_id")
 
     def nearest(self, embedding, limit=10):
         """The events whose embedding is closest by cosine distance (served by evaluation_embedding_hnsw)."""
@@ -67,7 +97,7 @@ class EvaluationEventQuerySet(models.QuerySet):
         )
 
 
-class ActionEventQuerySet(models.QuerySet):
+class ActionEventQuerySet(ActivityQuerySet):
     def for_moderator(self, moderator_id, status=None):
         actions = self.filter(moderator_id=moderator_id)
         if status is not None:
