@@ -2,7 +2,7 @@
 # `make test` runs every test (PostgreSQL 18, then PostgreSQL 16 for compatibility).
 PYTHON := .venv/bin/python
 
-.PHONY: run setup test test-pg18 test-pg16 bench db-stop migrations-check
+.PHONY: run setup test lint test-pg18 test-pg16 bench db-stop
 
 run: setup
 	$(PYTHON) manage.py migrate
@@ -12,9 +12,13 @@ run: setup
 setup:
 	@bash scripts/setup
 
-test: setup
+test: setup lint
 	$(PYTHON) -m pytest
 	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 test-pg18: setup
 	$(PYTHON) -m pytest

@@ -13,9 +13,7 @@ class UserAdmin(DjangoUserAdmin):
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
-    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),)
     readonly_fields = ("last_login", "created_at", "updated_at")
     list_display = ("username", "email", "pricing_tier", "is_staff", "is_active", "created_at")
     list_filter = ("pricing_tier", "is_staff", "is_superuser", "is_active")

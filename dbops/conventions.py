@@ -42,14 +42,19 @@ def convention_violations(app_labels=None) -> list[str]:
         state = loader.project_state((app_label, name), at_end=False)
         created_here = set()
         for operation in migration.operations:
-            problems.extend(f"{label}: {problem}" for problem in _operation_problems(operation, migration, state, created_here))
+            problems.extend(
+                f"{label}: {problem}" for problem in _operation_problems(operation, migration, state, created_here)
+            )
             operation.state_forwards(app_label, state)
     return problems
 
 
 def _operation_problems(operation, migration, state, created_here):
     if isinstance(operation, migrations.RunSQL) and operation.reverse_sql is None:
-        yield f"RunSQL without reverse_sql ({_short(operation.sql)}); use migrations.RunSQL.noop and say why if nothing is to undo"
+        yield (
+            f"RunSQL without reverse_sql ({_short(operation.sql)}); "
+            "use migrations.RunSQL.noop and say why if nothing is to undo"
+        )
     elif isinstance(operation, migrations.RunPython) and operation.reverse_code is None:
         yield f"RunPython {operation.code.__name__} without reverse_code"
     elif not operation.reversible:

@@ -111,12 +111,15 @@ def _narrows(old: str, new: str) -> bool:
 
 
 def ensure_no_unbacked_data_loss(connection, plan, *, allow: bool) -> None:
-    """Raise CommandError, before anything runs, for a risk on a table with rows and no backup newer than the migration."""
+    """Raise CommandError, before anything runs, for each risk on a table that has rows and no backup
+    newer than the migration's file."""
     unbacked = []
     for risk in data_loss_risks(connection, plan):
         if allow or not _has_rows(connection, risk.table):
             continue
-        written = datetime.fromtimestamp(Path(sys.modules[type(risk.migration).__module__].__file__).stat().st_mtime, UTC)
+        written = datetime.fromtimestamp(
+            Path(sys.modules[type(risk.migration).__module__].__file__).stat().st_mtime, UTC
+        )
         backed_up = latest_backup_time(risk.table, settings.GOVA_BACKUP_DIR)
         if backed_up is None or backed_up < written:
             unbacked.append(risk)

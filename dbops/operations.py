@@ -122,7 +122,11 @@ class SetForeignKeyOnDelete(Operation):
         self.model_name, self.name, self.on_delete = model_name, name, on_delete
 
     def deconstruct(self):
-        return self.__class__.__name__, [], {"model_name": self.model_name, "name": self.name, "on_delete": self.on_delete}
+        return (
+            self.__class__.__name__,
+            [],
+            {"model_name": self.model_name, "name": self.name, "on_delete": self.on_delete},
+        )
 
     def state_forwards(self, app_label, state):
         pass

@@ -17,7 +17,9 @@ def database_from_url(url: str) -> dict:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number
     except ValueError as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is malformed ({exc}); expected postgres://USER:PASSWORD@HOST:PORT/NAME") from None
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is malformed ({exc}); expected postgres://USER:PASSWORD@HOST:PORT/NAME"
+        ) from None
     if parts.scheme not in POSTGRES_SCHEMES:
         shown = parts.scheme or "none"
         raise ImproperlyConfigured(

@@ -18,7 +18,9 @@ env.read_env(BASE_DIR / ".env")
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: a missing key fails at start-up
 if not SECRET_KEY.strip():
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY is empty: set it in the environment or .env (scripts/setup makes one)")
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is empty: set it in the environment or .env (scripts/setup makes one)"
+    )
 # Old keys stay here during a rotation so sessions and encrypted fields made with them still open.
 SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DJANGO_DEBUG", default=False)

@@ -48,7 +48,9 @@ class ModeratorAdmin(admin.ModelAdmin):
     search_fields = ("name", "=platform_server_id", "=user__username")
     raw_id_fields = ("user",)
     readonly_fields = ("moderator_id", "created_at")
-    formfield_overrides = {models.JSONField: {"form_class": PrettyJSONFormField, "widget": forms.Textarea(attrs={"rows": 20, "cols": 80})}}
+    formfield_overrides = {
+        models.JSONField: {"form_class": PrettyJSONFormField, "widget": forms.Textarea(attrs={"rows": 20, "cols": 80})}
+    }
 
 
 @admin.register(EvaluationEvent)
@@ -56,7 +58,15 @@ class EvaluationEventAdmin(EventAdmin):
     list_display = ("event_id", "moderator", "platform_user_id", "severity_score", "behaviour_score", "created_at")
     search_fields = ("=platform_user_id", "=moderator__platform_server_id")
     exclude = ("embedding",)  # read-only vectors break the admin (pgvector-python #99)
-    readonly_fields = ("event_id", "moderator", "platform_user_id", "severity_score", "behaviour_score", "context_pretty", "created_at")
+    readonly_fields = (
+        "event_id",
+        "moderator",
+        "platform_user_id",
+        "severity_score",
+        "behaviour_score",
+        "context_pretty",
+        "created_at",
+    )
     fields = readonly_fields
 
 

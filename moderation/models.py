@@ -151,7 +151,10 @@ class EvaluationEvent(models.Model):
     platform_user_id = models.CharField(max_length=None, help_text="The message author's platform id.")
     severity_score = models.FloatField(validators=SCORE_RANGE)
     behaviour_score = models.FloatField(
-        default=0.0, db_default=0.0, validators=SCORE_RANGE, help_text="Mean severity of the author's last 100 messages."
+        default=0.0,
+        db_default=0.0,
+        validators=SCORE_RANGE,
+        help_text="Mean severity of the author's last 100 messages.",
     )
     context = models.JSONField(help_text="The message: ids, author, content, roles, reply_to.")
     embedding = VectorField(

@@ -8,8 +8,12 @@ from moderation.models import ActionEvent, ActionStatus, EvaluationEvent, Modera
 
 
 @transaction.atomic
-def moderator_create(*, user, name: str, platform_server_id: str, conf: dict, description: str | None = None) -> Moderator:
-    moderator = Moderator(user=user, name=name, platform_server_id=platform_server_id, conf=conf, description=description)
+def moderator_create(
+    *, user, name: str, platform_server_id: str, conf: dict, description: str | None = None
+) -> Moderator:
+    moderator = Moderator(
+        user=user, name=name, platform_server_id=platform_server_id, conf=conf, description=description
+    )
     moderator.full_clean()
     moderator.save()
     return moderator

@@ -22,7 +22,9 @@ CHANGELISTS = ["accounts_user", "moderation_moderator", "moderation_evaluationev
 
 
 @pytest.mark.parametrize("name", CHANGELISTS)
-def test_changelists_render_without_secrets_in_a_bounded_number_of_queries(admin_client, rows, name, django_assert_max_num_queries):
+def test_changelists_render_without_secrets_in_a_bounded_number_of_queries(
+    admin_client, rows, name, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(10):
         response = admin_client.get(reverse(f"admin:{name}_changelist"))
     assert response.status_code == 200
@@ -63,7 +65,8 @@ def test_moderator_conf_is_edited_as_indented_json_and_validated(admin_client, r
     response = admin_client.post(url, {
         "user": moderator.user_id, "name": moderator.name, "platform": "discord",
         "platform_server_id": moderator.platform_server_id, "status": "offline",
-        "conf": '{"guild_id": "nope", "channel_ids": [], "guild_summary": "x", "guidelines": "long enough rules", "actions": []}',
+        "conf": '{"guild_id": "nope", "channel_ids": [], "guild_summary": "x", '
+                '"guidelines": "long enough rules", "actions": []}',
     })  # fmt: skip
     assert response.status_code == 200
     assert "conf.guild_id" in response.content.decode()

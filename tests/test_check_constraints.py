@@ -49,7 +49,8 @@ def test_good_boundary_values_are_accepted(factory, column, value, constraint):
 NOT_NULL_COLUMNS = [
     ("users", "username"), ("users", "email"), ("users", "password"), ("users", "pricing_tier"),
     ("moderators", "name"), ("moderators", "platform_server_id"), ("moderators", "conf"), ("moderators", "status"),
-    ("evaluation_events", "severity_score"), ("evaluation_events", "context"), ("evaluation_events", "platform_user_id"),
+    ("evaluation_events", "severity_score"), ("evaluation_events", "context"),
+    ("evaluation_events", "platform_user_id"),
     ("action_events", "event_id"), ("action_events", "context"), ("action_events", "status"),
     ("action_events", "action_type"), ("action_events", "evaluation_id"),
 ]  # fmt: skip

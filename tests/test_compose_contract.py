@@ -24,7 +24,10 @@ def test_api_service_builds_the_dockerfile_waits_for_a_healthy_db_and_serves_wit
     command = api.get("command") or DOCKERFILE.split("\nCMD ", 1)[1]
     assert "gunicorn gova.wsgi:application" in command
     assert "manage.py migrate" in command
-    assert api["environment"]["DATABASE_URL"].startswith("postgres://") and "@db:5432/" in api["environment"]["DATABASE_URL"]
+    assert (
+        api["environment"]["DATABASE_URL"].startswith("postgres://")
+        and "@db:5432/" in api["environment"]["DATABASE_URL"]
+    )
 
 
 def test_compose_carries_no_secret_in_plain_text():
@@ -42,5 +45,7 @@ def test_dockerfile_installs_the_pinned_requirements_collects_static_files_and_r
 
 
 def test_every_setting_the_compose_file_passes_is_documented_in_env_example():
-    documented = {line.split("=", 1)[0] for line in (PROJECT_DIR / ".env.example").read_text().splitlines() if "=" in line}
+    documented = {
+        line.split("=", 1)[0] for line in (PROJECT_DIR / ".env.example").read_text().splitlines() if "=" in line
+    }
     assert set(COMPOSE["services"]["api"]["environment"]) <= documented

@@ -35,7 +35,9 @@ def test_concurrent_processes_share_one_server(server):
     starters = [
         subprocess.Popen(
             [sys.executable, "-c", script, str(server.folder), os.environ.get("GOVA_PG_BIN", "")],
-            cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True,
+            cwd=PROJECT_DIR,
+            stdout=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for _ in range(4)
     ]
@@ -94,7 +96,12 @@ def test_migrate_on_a_server_without_pgvector_fails_with_one_clear_message_and_a
 
 @pytest.mark.parametrize(
     "url",
-    ["mysql://user:secret-pw@host/db", "not a url", "postgres://user:secret-pw@host:port/db", "postgres://user:secret-pw@host:5432"],
+    [
+        "mysql://user:secret-pw@host/db",
+        "not a url",
+        "postgres://user:secret-pw@host:port/db",
+        "postgres://user:secret-pw@host:5432",
+    ],
 )
 def test_a_malformed_database_url_is_one_line_naming_the_variable(manage, url):
     result = manage("check", env={"DATABASE_URL": url})

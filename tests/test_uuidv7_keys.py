@@ -19,7 +19,7 @@ def unix_ms(key: uuid.UUID) -> int:
 
 def assert_strictly_increasing_v7(keys):
     assert all(key.version == 7 and key.variant == uuid.RFC_4122 for key in keys)
-    out_of_order = sum(1 for earlier, later in zip(keys, keys[1:]) if not earlier < later)
+    out_of_order = sum(1 for earlier, later in zip(keys, keys[1:], strict=False) if not earlier < later)
     assert out_of_order == 0, f"{out_of_order} of {len(keys)} keys out of order"
 
 
@@ -34,7 +34,9 @@ def test_python_uuid7_is_version_7_increasing_and_on_the_clock():
 
 def generate_in_one_statement(function: str) -> list[uuid.UUID]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function} FROM generate_series(1, %s) ORDER BY generate_series", [KEYS_IN_ONE_STATEMENT])
+        cursor.execute(
+            f"SELECT {function} FROM generate_series(1, %s) ORDER BY generate_series", [KEYS_IN_ONE_STATEMENT]
+        )
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -35,7 +35,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             info = embedded_server().ensure_running()
         except EmbeddedPostgresError as exc:
-            raise ImproperlyConfigured(f"embedded PostgreSQL ({settings.EMBEDDED_POSTGRES['DATA_DIR']}): {exc}") from None
+            raise ImproperlyConfigured(
+                f"embedded PostgreSQL ({settings.EMBEDDED_POSTGRES['DATA_DIR']}): {exc}"
+            ) from None
         # Written back so dbshell, subprocesses of tests and the test database copy see them.
         self.settings_dict.update(HOST=info.host, PORT=str(info.port), USER=info.user, PASSWORD=info.password)
         params = super().get_connection_params()

@@ -4,130 +4,278 @@ import django.core.validators
 import django.db.models.deletion
 import django.db.models.functions.datetime
 import django.utils.timezone
-import gova.db
-import moderation.conf
-import moderation.models
 import pgvector.django.indexes
 import pgvector.django.vector
 from django.conf import settings
 from django.db import migrations, models
 
+import gova.db
+import moderation.conf
+import moderation.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('dbops', '0001_enable_vector_and_uuidv7'),
+        ("dbops", "0001_enable_vector_and_uuidv7"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Moderator',
+            name="Moderator",
             fields=[
-                ('moderator_id', models.UUIDField(db_default=gova.db.UUIDv7(), default=gova.db.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField()),
-                ('description', models.CharField(blank=True, max_length=200, null=True)),
-                ('platform', models.CharField(choices=[('discord', 'Discord')], default='discord')),
-                ('platform_server_id', models.CharField(help_text='The Discord guild id.')),
-                ('conf', models.JSONField(help_text='Bot configuration.', validators=[moderation.conf.validate_moderator_conf])),
-                ('status', models.CharField(choices=[('offline', 'Offline'), ('pending', 'Pending'), ('online', 'Online')], db_default='offline', default='offline')),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now, editable=False)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='moderators', to=settings.AUTH_USER_MODEL)),
+                (
+                    "moderator_id",
+                    models.UUIDField(
+                        db_default=gova.db.UUIDv7(),
+                        default=gova.db.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("name", models.CharField()),
+                ("description", models.CharField(blank=True, max_length=200, null=True)),
+                ("platform", models.CharField(choices=[("discord", "Discord")], default="discord")),
+                ("platform_server_id", models.CharField(help_text="The Discord guild id.")),
+                (
+                    "conf",
+                    models.JSONField(
+                        help_text="Bot configuration.", validators=[moderation.conf.validate_moderator_conf]
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("offline", "Offline"), ("pending", "Pending"), ("online", "Online")],
+                        db_default="offline",
+                        default="offline",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="moderators",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'moderators',
+                "db_table": "moderators",
             },
         ),
         migrations.CreateModel(
-            name='EvaluationEvent',
+            name="EvaluationEvent",
             fields=[
-                ('event_id', models.UUIDField(db_default=gova.db.UUIDv7(), default=gova.db.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('platform_user_id', models.CharField(help_text="The message author's platform id.")),
-                ('severity_score', models.FloatField(validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
-                ('behaviour_score', models.FloatField(db_default=0.0, default=0.0, help_text="Mean severity of the author's last 100 messages.", validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
-                ('context', models.JSONField(help_text='The message: ids, author, content, roles, reply_to.')),
-                ('embedding', pgvector.django.vector.VectorField(blank=True, dimensions=1024, null=True, validators=[moderation.models.validate_embedding_dimensions])),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now, editable=False)),
-                ('moderator', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='evaluations', to='moderation.moderator')),
+                (
+                    "event_id",
+                    models.UUIDField(
+                        db_default=gova.db.UUIDv7(),
+                        default=gova.db.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("platform_user_id", models.CharField(help_text="The message author's platform id.")),
+                (
+                    "severity_score",
+                    models.FloatField(
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ]
+                    ),
+                ),
+                (
+                    "behaviour_score",
+                    models.FloatField(
+                        db_default=0.0,
+                        default=0.0,
+                        help_text="Mean severity of the author's last 100 messages.",
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                    ),
+                ),
+                ("context", models.JSONField(help_text="The message: ids, author, content, roles, reply_to.")),
+                (
+                    "embedding",
+                    pgvector.django.vector.VectorField(
+                        blank=True,
+                        dimensions=1024,
+                        null=True,
+                        validators=[moderation.models.validate_embedding_dimensions],
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
+                    ),
+                ),
+                (
+                    "moderator",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="evaluations",
+                        to="moderation.moderator",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'evaluation_events',
+                "db_table": "evaluation_events",
             },
         ),
         migrations.CreateModel(
-            name='ActionEvent',
+            name="ActionEvent",
             fields=[
-                ('action_id', models.UUIDField(db_default=gova.db.UUIDv7(), default=gova.db.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('event_id', models.UUIDField(help_text='Id of the triggering message event.')),
-                ('platform_user_id', models.CharField(blank=True, help_text='The target user.', null=True)),
-                ('action_type', models.CharField(choices=[('reply', 'Reply'), ('kick', 'Kick'), ('timeout', 'Timeout')])),
-                ('action_params', models.JSONField(blank=True, null=True)),
-                ('context', models.JSONField(help_text='The message the action answers.')),
-                ('status', models.CharField(choices=[('awaiting_approval', 'Awaiting approval'), ('completed', 'Completed'), ('failed', 'Failed'), ('rejected', 'Rejected')])),
-                ('error_msg', models.CharField(blank=True, null=True)),
-                ('reason', models.CharField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True, db_default=django.db.models.functions.datetime.Now())),
-                ('executed_at', models.DateTimeField(blank=True, null=True)),
-                ('evaluation', models.ForeignKey(on_delete=django.db.models.deletion.DO_NOTHING, related_name='actions', to='moderation.evaluationevent')),
-                ('moderator', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='actions', to='moderation.moderator')),
+                (
+                    "action_id",
+                    models.UUIDField(
+                        db_default=gova.db.UUIDv7(),
+                        default=gova.db.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("event_id", models.UUIDField(help_text="Id of the triggering message event.")),
+                ("platform_user_id", models.CharField(blank=True, help_text="The target user.", null=True)),
+                (
+                    "action_type",
+                    models.CharField(choices=[("reply", "Reply"), ("kick", "Kick"), ("timeout", "Timeout")]),
+                ),
+                ("action_params", models.JSONField(blank=True, null=True)),
+                ("context", models.JSONField(help_text="The message the action answers.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("awaiting_approval", "Awaiting approval"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("rejected", "Rejected"),
+                        ]
+                    ),
+                ),
+                ("error_msg", models.CharField(blank=True, null=True)),
+                ("reason", models.CharField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
+                    ),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(auto_now=True, db_default=django.db.models.functions.datetime.Now()),
+                ),
+                ("executed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "evaluation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="actions",
+                        to="moderation.evaluationevent",
+                    ),
+                ),
+                (
+                    "moderator",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="actions",
+                        to="moderation.moderator",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'action_events',
+                "db_table": "action_events",
             },
         ),
         migrations.AddIndex(
-            model_name='moderator',
-            index=models.Index(fields=['platform', 'platform_server_id'], name='moderator_platform_server_idx'),
+            model_name="moderator",
+            index=models.Index(fields=["platform", "platform_server_id"], name="moderator_platform_server_idx"),
         ),
         migrations.AddConstraint(
-            model_name='moderator',
-            constraint=models.CheckConstraint(condition=models.Q(('platform__in', ['discord'])), name='moderator_platform_valid'),
+            model_name="moderator",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("platform__in", ["discord"])), name="moderator_platform_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='moderator',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['offline', 'pending', 'online'])), name='moderator_status_valid'),
+            model_name="moderator",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["offline", "pending", "online"])), name="moderator_status_valid"
+            ),
         ),
         migrations.AddIndex(
-            model_name='evaluationevent',
-            index=models.Index(fields=['moderator', 'created_at'], name='evaluation_mod_created_idx'),
+            model_name="evaluationevent",
+            index=models.Index(fields=["moderator", "created_at"], name="evaluation_mod_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='evaluationevent',
-            index=models.Index(fields=['moderator', 'platform_user_id', 'created_at'], name='evaluation_mod_user_idx'),
+            model_name="evaluationevent",
+            index=models.Index(fields=["moderator", "platform_user_id", "created_at"], name="evaluation_mod_user_idx"),
         ),
         migrations.AddIndex(
-            model_name='evaluationevent',
-            index=pgvector.django.indexes.HnswIndex(fields=['embedding'], name='evaluation_embedding_hnsw', opclasses=['vector_cosine_ops']),
+            model_name="evaluationevent",
+            index=pgvector.django.indexes.HnswIndex(
+                fields=["embedding"], name="evaluation_embedding_hnsw", opclasses=["vector_cosine_ops"]
+            ),
         ),
         migrations.AddConstraint(
-            model_name='evaluationevent',
-            constraint=models.CheckConstraint(condition=models.Q(('severity_score__range', (0, 1))), name='evaluation_severity_range'),
+            model_name="evaluationevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("severity_score__range", (0, 1))), name="evaluation_severity_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='evaluationevent',
-            constraint=models.CheckConstraint(condition=models.Q(('behaviour_score__range', (0, 1))), name='evaluation_behaviour_range'),
+            model_name="evaluationevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("behaviour_score__range", (0, 1))), name="evaluation_behaviour_range"
+            ),
         ),
         migrations.AddIndex(
-            model_name='actionevent',
-            index=models.Index(fields=['moderator', 'created_at'], name='action_mod_created_idx'),
+            model_name="actionevent",
+            index=models.Index(fields=["moderator", "created_at"], name="action_mod_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='actionevent',
-            index=models.Index(fields=['moderator', 'status', 'created_at'], name='action_mod_status_created_idx'),
+            model_name="actionevent",
+            index=models.Index(fields=["moderator", "status", "created_at"], name="action_mod_status_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='actionevent',
-            index=models.Index(fields=['action_type'], name='action_type_idx'),
+            model_name="actionevent",
+            index=models.Index(fields=["action_type"], name="action_type_idx"),
         ),
         migrations.AddConstraint(
-            model_name='actionevent',
-            constraint=models.CheckConstraint(condition=models.Q(('action_type__in', ['reply', 'kick', 'timeout'])), name='action_type_valid'),
+            model_name="actionevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("action_type__in", ["reply", "kick", "timeout"])), name="action_type_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='actionevent',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['awaiting_approval', 'completed', 'failed', 'rejected'])), name='action_status_valid'),
+            model_name="actionevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["awaiting_approval", "completed", "failed", "rejected"])),
+                name="action_status_valid",
+            ),
         ),
     ]

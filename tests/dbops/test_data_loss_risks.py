@@ -23,12 +23,20 @@ def risks(*operations, backwards=False) -> list[str]:
             ["evaluation_events: changes column platform_user_id from varchar to varchar(20)"],
         ),
         (
-            migrations.AlterField("evaluationevent", "severity_score", models.DecimalField(max_digits=3, decimal_places=2)),
+            migrations.AlterField(
+                "evaluationevent", "severity_score", models.DecimalField(max_digits=3, decimal_places=2)
+            ),
             ["evaluation_events: changes column severity_score from double precision to numeric(3, 2)"],
         ),
         (migrations.RunSQL("TRUNCATE action_events", migrations.RunSQL.noop), ["action_events: runs destructive SQL"]),
-        (migrations.RunSQL(["DELETE FROM evaluation_events WHERE severity_score < 0.1"], ""), ["evaluation_events: runs destructive SQL"]),
-        (migrations.RunSQL("ALTER TABLE evaluation_events DROP COLUMN context", ""), ["evaluation_events: runs destructive SQL"]),
+        (
+            migrations.RunSQL(["DELETE FROM evaluation_events WHERE severity_score < 0.1"], ""),
+            ["evaluation_events: runs destructive SQL"],
+        ),
+        (
+            migrations.RunSQL("ALTER TABLE evaluation_events DROP COLUMN context", ""),
+            ["evaluation_events: runs destructive SQL"],
+        ),
         (migrations.RunSQL("alter table action_events drop reason", ""), ["action_events: runs destructive SQL"]),
         (migrations.RunSQL("DROP TABLE action_events", ""), ["action_events: runs destructive SQL"]),
     ],

@@ -53,7 +53,9 @@ def test_every_migration_steps_back_and_forth_with_rows_and_head_matches_a_fresh
             if (migration.app_label, migration.name) == ("moderation", "0002_foreign_keys_on_delete_cascade"):
                 assert ActionEvent.objects.filter(pk=action.pk).exists()
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'django_migrations'")
+            cursor.execute(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'django_migrations'"
+            )
             assert cursor.fetchone()[0] == 0
         # Forward, one at a time; then each project migration once more back and forth with rows in place.
         for migration in plan:

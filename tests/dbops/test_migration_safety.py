@@ -27,7 +27,8 @@ def applied(app="riskyapp") -> list[str]:
 def has_scratch_column() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT 1 FROM information_schema.columns WHERE table_name = 'evaluation_events' AND column_name = 'scratch'"
+            "SELECT 1 FROM information_schema.columns "
+            "WHERE table_name = 'evaluation_events' AND column_name = 'scratch'"
         )
         return cursor.fetchone() is not None
 
@@ -80,13 +81,21 @@ def test_irreversible_migration_stops_rollback_before_anything_runs(risky_app):
     call_command("migrate", "riskyapp", verbosity=0)
     with pytest.raises(CommandError, match="riskyapp.0004_irreversible_backfill is irreversible"):
         run("rollback", "--steps", "2")
-    assert applied() == ["0001_initial", "0002_add_scratch_column", "0003_drop_scratch_column", "0004_irreversible_backfill"]
+    assert applied() == [
+        "0001_initial",
+        "0002_add_scratch_column",
+        "0003_drop_scratch_column",
+        "0004_irreversible_backfill",
+    ]
 
 
 def test_migration_dropping_event_data_is_refused_without_a_backup(risky_app):
     call_command("migrate", "riskyapp", "0002", verbosity=0)
     EvaluationEventFactory()
-    with pytest.raises(CommandError, match="refusing to lose event data.*0003_drop_scratch_column runs destructive SQL in evaluation_events"):
+    with pytest.raises(
+        CommandError,
+        match="refusing to lose event data.*0003_drop_scratch_column runs destructive SQL in evaluation_events",
+    ):
         call_command("migrate", "riskyapp", "0003", verbosity=0)
     assert applied() == ["0001_initial", "0002_add_scratch_column"] and has_scratch_column()
 
@@ -123,7 +132,10 @@ def test_empty_event_tables_have_nothing_to_lose(risky_app):
 def test_migration_status_shows_heads_pending_and_history(risky_app):
     call_command("migrate", "riskyapp", "0002", verbosity=0)
     output = run("migration_status", "riskyapp", "moderation")
-    assert "riskyapp    0002_add_scratch_column  [2 pending: 0003_drop_scratch_column, 0004_irreversible_backfill]" in output
+    assert (
+        "riskyapp    0002_add_scratch_column  [2 pending: 0003_drop_scratch_column, 0004_irreversible_backfill]"
+        in output
+    )
     assert "moderation  0002_foreign_keys_on_delete_cascade  [up to date]" in output
     history = output.split("History", 1)[1]
     assert history.index("moderation.0002_foreign_keys_on_delete_cascade") < history.index("riskyapp.0001_initial")

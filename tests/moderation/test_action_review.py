@@ -12,8 +12,12 @@ def test_recorded_actions_wait_for_approval_or_are_completed():
         moderator=ModeratorFactory(), platform_user_id="u-1", severity_score=0.876, context=message_context()
     )
     assert evaluation.severity_score == 0.88  # rounded to 2 decimals
-    waiting = action_event_record(evaluation=evaluation, action_type="kick", params={"user_id": "u-1"}, requires_approval=True)
-    done = action_event_record(evaluation=evaluation, action_type="reply", params={"content": "hi"}, requires_approval=False)
+    waiting = action_event_record(
+        evaluation=evaluation, action_type="kick", params={"user_id": "u-1"}, requires_approval=True
+    )
+    done = action_event_record(
+        evaluation=evaluation, action_type="reply", params={"content": "hi"}, requires_approval=False
+    )
     assert (waiting.status, waiting.executed_at) == (ActionStatus.AWAITING_APPROVAL, None)
     assert done.status == ActionStatus.COMPLETED and done.executed_at is not None
 
@@ -23,7 +27,10 @@ def test_recorded_actions_wait_for_approval_or_are_completed():
     ("decide", "expected"),
     [
         (lambda action: action_event_approve(action=action, succeeded=True), ActionStatus.COMPLETED),
-        (lambda action: action_event_approve(action=action, succeeded=False, error_msg="missing permission"), ActionStatus.FAILED),
+        (
+            lambda action: action_event_approve(action=action, succeeded=False, error_msg="missing permission"),
+            ActionStatus.FAILED,
+        ),
         (lambda action: action_event_reject(action=action, reason="false positive"), ActionStatus.REJECTED),
     ],
 )
@@ -40,4 +47,6 @@ def test_an_awaiting_action_is_decided_once(decide, expected):
 @pytest.mark.django_db
 def test_evaluation_service_refuses_out_of_range_scores_with_a_clear_error():
     with pytest.raises(ValidationError, match="severity_score"):
-        evaluation_event_record(moderator=ModeratorFactory(), platform_user_id="u", severity_score=1.2, context=message_context())
+        evaluation_event_record(
+            moderator=ModeratorFactory(), platform_user_id="u", severity_score=1.2, context=message_context()
+        )

@@ -32,7 +32,9 @@ def test_wrong_dimensions_are_refused_by_full_clean_and_by_the_database():
 @pytest.mark.django_db
 def test_nearest_returns_neighbours_by_cosine_distance():
     moderator = ModeratorFactory()
-    near = EvaluationEventFactory(moderator=moderator, embedding=[1.0, 0.1] + [0.0] * (settings.EMBEDDING_DIMENSIONS - 2))
+    near = EvaluationEventFactory(
+        moderator=moderator, embedding=[1.0, 0.1] + [0.0] * (settings.EMBEDDING_DIMENSIONS - 2)
+    )
     far = EvaluationEventFactory(moderator=moderator, embedding=unit_vector(5))
     EvaluationEventFactory(moderator=moderator, embedding=None)
     found = list(EvaluationEvent.objects.nearest(unit_vector(0), limit=2))

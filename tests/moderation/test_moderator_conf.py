@@ -30,9 +30,17 @@ def test_documented_shape_is_accepted():
         (valid_conf(actions={"type": "kick"}), "conf.actions"),
         (valid_conf(actions=[{"type": "ban", "requires_approval": True}]), "conf.actions[0].type"),
         (valid_conf(actions=[{"type": "kick"}]), "conf.actions[0].requires_approval"),
-        (valid_conf(actions=[{"type": "timeout", "requires_approval": False}]), "conf.actions[0].default_params.duration"),
         (
-            valid_conf(actions=[{"type": "reply", "requires_approval": False}, {"type": "timeout", "requires_approval": False, "default_params": {"duration": -5}}]),
+            valid_conf(actions=[{"type": "timeout", "requires_approval": False}]),
+            "conf.actions[0].default_params.duration",
+        ),
+        (
+            valid_conf(
+                actions=[
+                    {"type": "reply", "requires_approval": False},
+                    {"type": "timeout", "requires_approval": False, "default_params": {"duration": -5}},
+                ]
+            ),
             "conf.actions[1].default_params.duration",
         ),
     ],

@@ -20,7 +20,10 @@ def test_activity_counts_per_day_week_and_month():
     EvaluationEventFactory(created_at=at(2))  # another moderator's
 
     def counts(period):
-        return [(row["bucket"].date().isoformat(), row["count"]) for row in EvaluationEvent.objects.activity(moderator.pk, period)]
+        return [
+            (row["bucket"].date().isoformat(), row["count"])
+            for row in EvaluationEvent.objects.activity(moderator.pk, period)
+        ]
 
     assert counts("day") == [("2026-11-02", 2), ("2026-11-03", 1), ("2026-11-10", 1)]
     assert counts("week") == [("2026-11-02", 3), ("2026-11-09", 1)]
@@ -42,5 +45,8 @@ def test_latest_behaviour_score_per_user_sorted_highest_first():
     EvaluationEventFactory(moderator=moderator, platform_user_id="ana", behaviour_score=0.2, created_at=at(4))
     EvaluationEventFactory(moderator=moderator, platform_user_id="bo", behaviour_score=0.5, created_at=at(3))
     EvaluationEventFactory(platform_user_id="ana", behaviour_score=1.0)  # another moderator's
-    latest = [(event.platform_user_id, event.behaviour_score) for event in EvaluationEvent.objects.latest_behaviour_scores(moderator.pk)]
+    latest = [
+        (event.platform_user_id, event.behaviour_score)
+        for event in EvaluationEvent.objects.latest_behaviour_scores(moderator.pk)
+    ]
     assert latest == [("bo", 0.5), ("ana", 0.2)]

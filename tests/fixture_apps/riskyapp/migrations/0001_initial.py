@@ -10,7 +10,16 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="Note",
             fields=[
-                ("note_id", models.UUIDField(db_default=gova.db.UUIDv7(), default=gova.db.uuid7, editable=False, primary_key=True, serialize=False)),
+                (
+                    "note_id",
+                    models.UUIDField(
+                        db_default=gova.db.UUIDv7(),
+                        default=gova.db.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
                 ("text", models.CharField(default="", max_length=100)),
             ],
         ),
