@@ -149,3 +149,13 @@ def test_a_normal_user_runs_the_server_as_itself(pg_folder):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) == 65534
+
+
+def test_dbshell_uses_the_embedded_psql(manage):
+    result = manage("dbshell", "--", "-At", "-c", "SELECT name FROM pg_available_extensions WHERE name = 'vector'")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "vector"
+    # Not a psql from PATH: the one in the embedded package, matching the server.
+    bin_dir = os.environ.get("GOVA_PG_BIN") or str(default_bin_dir())
+    failed = manage("dbshell", "--", "-c", "SELECT no_such_column")
+    assert f"{bin_dir}/psql" in failed.stderr

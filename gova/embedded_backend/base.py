@@ -21,10 +21,15 @@ def embedded_server() -> EmbeddedPostgres:
 
 
 class DatabaseClient(client.DatabaseClient):
+    @classmethod
+    def settings_to_cmd_args_env(cls, settings_dict, parameters):
+        args, env = super().settings_to_cmd_args_env(settings_dict, parameters)
+        # The psql shipped with the embedded server: the machine may have none, or one of another version.
+        args[0] = str(embedded_server().bin_dir / "psql")
+        return args, env
+
     def runshell(self, parameters):
-        # dbshell uses the psql shipped with the embedded server; the machine may have none.
-        self.executable_name = str(embedded_server().bin_dir / "psql")
-        self.connection.ensure_connection()
+        self.connection.ensure_connection()  # starts the server and fills in its port and password
         super().runshell(parameters)
 
 
