@@ -44,31 +44,3 @@ def test_good_boundary_values_are_accepted(factory, column, value, constraint):
     row = factory(**{column: good[column]})
     row.refresh_from_db()
     assert getattr(row, column) == good[column]
-
-
-NOT_NULL_COLUMNS = [
-    ("users", "username"), ("users", "email"), ("users", "password"), ("users", "pricing_tier"),
-    ("moderators", "name"), ("moderators", "platform_server_id"), ("moderators", "conf"), ("moderators", "status"),
-    ("evaluation_events", "severity_score"), ("evaluation_events", "context"),
-    ("evaluation_events", "platform_user_id"),
-    ("action_events", "event_id"), ("action_events", "context"), ("action_events", "status"),
-    ("action_events", "action_type"), ("action_events", "evaluation_id"),
-]  # fmt: skip
-NULLABLE_COLUMNS = [
-    ("users", "jwt"), ("users", "discord_oauth_payload"), ("users", "stripe_customer_id"), ("users", "verified_at"),
-    ("moderators", "description"), ("evaluation_events", "embedding"), ("action_events", "platform_user_id"),
-    ("action_events", "action_params"), ("action_events", "error_msg"), ("action_events", "reason"),
-    ("action_events", "executed_at"),
-]  # fmt: skip
-
-
-@pytest.mark.django_db
-def test_nullability_is_exactly_as_the_original_schema_lists():
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
-            "WHERE table_name IN ('users', 'moderators', 'evaluation_events', 'action_events')"
-        )
-        nullable = {(table, column): flag == "YES" for table, column, flag in cursor.fetchall()}
-    assert {column: nullable[column] for column in NOT_NULL_COLUMNS} == dict.fromkeys(NOT_NULL_COLUMNS, False)
-    assert {column: nullable[column] for column in NULLABLE_COLUMNS} == dict.fromkeys(NULLABLE_COLUMNS, True)
