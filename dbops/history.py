@@ -52,11 +52,7 @@ def rollback_plan(executor: MigrationExecutor, steps: int) -> list:
 
 def irreversible_operations(migration) -> list[str]:
     """Descriptions of the operations in `migration` that cannot run backwards."""
-    found = []
-    for operation in migration.operations:
-        if not operation.reversible:
-            found.append(operation.describe())
-    return found
+    return [operation.describe() for operation in migration.operations if not operation.reversible]
 
 
 def ensure_reversible(migrations) -> None:

@@ -24,6 +24,14 @@ DESTRUCTIVE_SQL = re.compile(
     r"|EXPRESSION|POLICY|RULE|STATISTICS|FUNCTION|VIEW|EXTENSION)\b)",
     re.IGNORECASE,
 )
+# The operations whose effect on rows depends on the model: all others leave rows alone.
+MODEL_OPERATIONS = (
+    migrations.CreateModel,
+    migrations.DeleteModel,
+    migrations.AddField,
+    migrations.RemoveField,
+    migrations.AlterField,
+)
 # Type changes that keep every value: anything else on an event column may lose data.
 WIDENINGS = {("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"), ("real", "double precision")}
 
@@ -49,45 +57,54 @@ def data_loss_risks(connection, plan) -> list[DataLossRisk]:
         # A migration not on disk yet (one being written, or a test's) is judged against the current head.
         state = loader.project_state(key, at_end=False) if key in loader.graph.nodes else loader.project_state()
         for operation in migration.operations:
-            before = state.clone()
+            before = state.clone() if isinstance(operation, MODEL_OPERATIONS) else None
             operation.state_forwards(migration.app_label, state)
-            for table, what in _operation_risks(connection, migration.app_label, operation, before, state, backwards):
-                if table in EVENT_TABLES:
-                    risks.append(DataLossRisk(migration, table, what))
+            if isinstance(operation, migrations.RunSQL):
+                found = _sql_risks(operation.reverse_sql if backwards else operation.sql)
+            elif before is not None:
+                found = _model_risks(connection, migration.app_label, operation, before, state, backwards)
+            else:
+                continue
+            risks.extend(DataLossRisk(migration, table, what) for table, what in found)
     return risks
 
 
-def _operation_risks(connection, app_label, operation, before, after, backwards):
-    if isinstance(operation, migrations.RunSQL):
-        text = _sql_text(operation.reverse_sql if backwards else operation.sql)
-        if DESTRUCTIVE_SQL.search(text):
-            for table in EVENT_TABLES:
-                if re.search(rf"\b{table}\b", text):
-                    yield table, "runs destructive SQL"
-        return
-    model_name = getattr(operation, "model_name", None) or getattr(operation, "name", None)
-    if model_name is None:
-        return
-    removes_field = isinstance(operation, migrations.RemoveField) and not backwards
-    removes_field |= isinstance(operation, migrations.AddField) and backwards
-    removes_model = isinstance(operation, migrations.DeleteModel) and not backwards
-    removes_model |= isinstance(operation, migrations.CreateModel) and backwards
-    state = before if (removes_field or removes_model) and not backwards else after
-    try:
-        model = state.apps.get_model(app_label, model_name)
-    except LookupError:
-        return
-    table = model._meta.db_table
-    if removes_model:
-        yield table, "drops the table"
-    elif removes_field:
-        yield table, f"drops column {model._meta.get_field(operation.name).column}"
-    elif isinstance(operation, migrations.AlterField):
+def _sql_risks(sql) -> list[tuple[str, str]]:
+    text = _sql_text(sql)
+    if not DESTRUCTIVE_SQL.search(text):
+        return []
+    return [(table, "runs destructive SQL") for table in EVENT_TABLES if re.search(rf"\b{table}\b", text)]
+
+
+def _model_risks(connection, app_label, operation, before, after, backwards) -> list[tuple[str, str]]:
+    """What a model operation drops or narrows; the states are read, never rendered, unless an event table is hit."""
+    model_name = (
+        operation.name_lower
+        if isinstance(operation, (migrations.CreateModel, migrations.DeleteModel))
+        else operation.model_name_lower
+    )
+    # The model as it is where its data still exists: before a forward drop, after what a backward step undoes.
+    state = before if not backwards else after
+    model_state = state.models.get((app_label, model_name))
+    if model_state is None:
+        return []
+    table = model_state.options.get("db_table") or f"{app_label}_{model_name}"
+    if table not in EVENT_TABLES:
+        return []
+    if isinstance(operation, migrations.DeleteModel if not backwards else migrations.CreateModel):
+        return [(table, "drops the table")]
+    if isinstance(operation, migrations.RemoveField if not backwards else migrations.AddField):
+        field = model_state.fields[operation.name]
+        return [(table, f"drops column {field.db_column or operation.name}")]
+    if isinstance(operation, migrations.AlterField):
         old_state, new_state = (after, before) if backwards else (before, after)
-        old = old_state.apps.get_model(app_label, model_name)._meta.get_field(operation.name).db_type(connection)
-        new = new_state.apps.get_model(app_label, model_name)._meta.get_field(operation.name).db_type(connection)
+        old, new = (
+            s.apps.get_model(app_label, model_name)._meta.get_field(operation.name).db_type(connection)
+            for s in (old_state, new_state)
+        )
         if _narrows(old, new):
-            yield table, f"changes column {operation.name} from {old} to {new}"
+            return [(table, f"changes column {operation.name} from {old} to {new}")]
+    return []
 
 
 def _sql_text(sql) -> str:
