@@ -29,8 +29,8 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-# Also the load order: action_events.evaluation_id references evaluation_events.
-EVENT_TABLES = ("evaluation_events", "action_events")
+from dbops.event_tables import EVENT_TABLES
+
 FORMAT = "gova-events-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

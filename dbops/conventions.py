@@ -14,9 +14,8 @@ from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations
 from django.db.migrations.loader import MigrationLoader
 
+from dbops.event_tables import EVENT_TABLES
 from gova.db import UUIDv7
-
-EVENT_TABLES = ("evaluation_events", "action_events")
 
 
 def project_app_labels() -> list[str]:
@@ -67,7 +66,8 @@ def _operation_problems(operation, migration, state, created_here):
             yield f"model {operation.name}: its primary key must have db_default=UUIDv7() (gova.db.uuid7_primary_key)"
 
     if isinstance(operation, migrations.AddIndex) and operation.model_name_lower not in created_here:
-        table = state.apps.get_model(migration.app_label, operation.model_name)._meta.db_table
+        model_state = state.models[(migration.app_label, operation.model_name_lower)]
+        table = model_state.options.get("db_table") or f"{migration.app_label}_{operation.model_name_lower}"
         if table in EVENT_TABLES:
             if not isinstance(operation, AddIndexConcurrently):
                 yield f"index {operation.index.name} on {table}: use AddIndexConcurrently (a plain build blocks writes)"

@@ -25,12 +25,12 @@ def _setting(name: str):
 
 
 @contextmanager
-def migration_session(connection, *, dry_run: bool = False, lock_wait: float | None = None):
+def migration_session(connection, *, dry_run: bool = False):
     """Hold the migration lock and the fail-fast session settings for the duration of the block."""
     if dry_run or connection.vendor != "postgresql":
         yield
         return
-    _acquire(connection, _setting("LOCK_WAIT_SECONDS") if lock_wait is None else lock_wait)
+    _acquire(connection, _setting("LOCK_WAIT_SECONDS"))
     try:
         with connection.cursor() as cursor:
             # Fail fast instead of queueing behind traffic: a waiting ALTER blocks every query behind it.

@@ -16,8 +16,8 @@ from django.core.management.base import CommandError
 from django.db import migrations
 
 from dbops.backups import latest_backup_time
+from dbops.event_tables import EVENT_TABLES
 
-EVENT_TABLES = ("evaluation_events", "action_events")
 # TRUNCATE, DELETE FROM, and any DROP but of objects that hold no rows (DROP TABLE, DROP [COLUMN] x).
 DESTRUCTIVE_SQL = re.compile(
     r"\b(TRUNCATE|DELETE\s+FROM)\b|\bDROP\s+(?!(CONSTRAINT|INDEX|DEFAULT|NOT\s+NULL|TRIGGER|IDENTITY"
