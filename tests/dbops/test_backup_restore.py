@@ -13,7 +13,8 @@ from django.db import connection
 from django.db.models import JSONField, Value
 from django.utils import timezone
 
-from dbops.backups import EVENT_TABLES, latest_backup_time, read_manifest
+from dbops.backups import latest_backup_time, read_manifest
+from dbops.event_tables import EVENT_TABLES
 from moderation.models import ActionEvent, ActionStatus, EvaluationEvent
 from tests.factories import ActionEventFactory, EvaluationEventFactory, ModeratorFactory, message_context
 

@@ -3,7 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dbops.backups import EVENT_TABLES, create_backup, progress_printer
+from dbops.backups import create_backup, progress_printer
+from dbops.event_tables import EVENT_TABLES
 
 
 class Command(BaseCommand):
