@@ -159,3 +159,55 @@ class SetForeignKeyOnDelete(Operation):
     @property
     def migration_name_fragment(self):
         return f"{self.model_name}_{self.name}_on_delete"
+
+
+class MaintainUpdatedAt(Operation):
+    """A BEFORE UPDATE trigger that moves `updated_at` on for writers that leave it alone.
+
+    Django's auto_now sets the column on save(), but not on QuerySet.update() or for other writers
+    (SQL, the old service). The trigger only fills in when an UPDATE did not change the column
+    itself, so the value Django set, and holds in memory, is the one stored.
+    """
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str, name: str = "updated_at"):
+        self.model_name, self.name = model_name, name
+
+    def deconstruct(self):
+        return self.__class__.__name__, [], {"model_name": self.model_name, "name": self.name}
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        table, column, function, trigger = self._names(app_label, schema_editor, to_state)
+        schema_editor.execute(
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $fn$ "
+            f"BEGIN IF NEW.{column} IS NOT DISTINCT FROM OLD.{column} THEN NEW.{column} := statement_timestamp(); "
+            "END IF; RETURN NEW; END $fn$",
+            params=None,
+        )
+        schema_editor.execute(
+            f"CREATE TRIGGER {trigger} BEFORE UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {function}()"
+        )
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        table, _, function, trigger = self._names(app_label, schema_editor, from_state)
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+        schema_editor.execute(f"DROP FUNCTION IF EXISTS {function}()")
+
+    def _names(self, app_label, schema_editor, state):
+        model = state.apps.get_model(app_label, self.model_name)
+        table = model._meta.db_table
+        quote = schema_editor.quote_name
+        column = model._meta.get_field(self.name).column
+        return quote(table), quote(column), quote(f"{table}_set_{column}"), quote(f"{table}_{column}_trigger")
+
+    def describe(self):
+        return f"Keep {self.model_name}.{self.name} current on every UPDATE, in the database"
+
+    @property
+    def migration_name_fragment(self):
+        return f"{self.model_name}_{self.name}_trigger"

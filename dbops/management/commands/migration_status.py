@@ -29,11 +29,22 @@ class Command(BaseCommand):
 
         self.stdout.write("Current heads:")
         width = max(len(app) for app in apps)
+        applied_keys = {m.key for m in applied}
         for app in apps:
-            heads = [m.name for m in applied if m.app == app]
+            # The head: an applied migration of the app none of whose children in the app is applied
+            # (not the latest applied row: a step back and forth reorders those).
+            heads = sorted(
+                name
+                for app_label, name in applied_keys
+                if app_label == app
+                and (app_label, name) in graph.node_map
+                and not any(
+                    child[0] == app and child in applied_keys for child in graph.node_map[(app_label, name)].children
+                )
+            )
             pending = [migration.name for migration, _ in plan if migration.app_label == app]
             state = f"{len(pending)} pending: {', '.join(pending)}" if pending else "up to date"
-            self.stdout.write(f"  {app:<{width}}  {heads[-1] if heads else '(none applied)'}  [{state}]")
+            self.stdout.write(f"  {app:<{width}}  {', '.join(heads) or '(none applied)'}  [{state}]")
 
         shown = applied if history == 0 else applied[-history:]
         self.stdout.write(f"History ({len(shown)} of {len(applied)} applied, newest last):")
