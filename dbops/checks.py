@@ -31,8 +31,8 @@ def ensure_pgvector_available(connection) -> None:
 
 def refuse_unsafe_migrate(sender, using, plan=None, **kwargs) -> None:
     """pre_migrate receiver: stop before the first migration runs, so nothing is half-applied."""
-    from dbops.management.commands.migrate import allow_data_loss
-    from dbops.migration_guard import ensure_no_unbacked_data_loss
+    # Imported here: dbops.operations (loaded by every migration file) imports this module.
+    from dbops.migration_guard import allow_data_loss, ensure_no_unbacked_data_loss
 
     connection = connections[using]
     ensure_pgvector_available(connection)

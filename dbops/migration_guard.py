@@ -7,6 +7,7 @@ RunSQL that drops, truncates or deletes from an event table; undoing AddField or
 
 import re
 import sys
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,11 @@ MODEL_OPERATIONS = (
 )
 # Type changes that keep every value: anything else on an event column may lose data.
 WIDENINGS = {("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"), ("real", "double precision")}
+
+
+# Set by `migrate --allow-data-loss` (or --fake) for the pre_migrate receiver, which sees the plan
+# but not the command's options.
+allow_data_loss = ContextVar("allow_data_loss", default=False)
 
 
 @dataclass(frozen=True)

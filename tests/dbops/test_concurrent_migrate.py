@@ -1,5 +1,6 @@
 """Several containers start at once and all run migrate: the advisory lock makes that safe."""
 
+import os
 import subprocess
 import sys
 import uuid
@@ -31,8 +32,6 @@ def fresh_database(django_db_blocker):
 
 
 def start_migrate(url, extra_env=None):
-    import os
-
     return subprocess.Popen(
         [sys.executable, "manage.py", "migrate", "--noinput"],
         cwd=PROJECT_DIR,

@@ -2,6 +2,7 @@
 
 import io
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -159,8 +160,6 @@ def test_a_migration_behind_traffic_fails_fast_on_lock_timeout(risky_app, settin
     call_command("migrate", "riskyapp", "0001", verbosity=0)
     params = connection.get_connection_params()
     server = {key: params[key] for key in ("host", "port", "user", "password", "dbname")}
-    import psycopg
-
     with psycopg.connect(**server) as traffic:  # a long transaction reading the table
         traffic.execute("SELECT count(*) FROM evaluation_events")
         with pytest.raises(CommandError, match=r"longer than lock_timeout \(300ms\)"):

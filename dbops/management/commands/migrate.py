@@ -4,15 +4,11 @@ Named `migrate` so that what operators and containers already run is what is pro
 comes first in INSTALLED_APPS, so this command replaces django.core's.
 """
 
-from contextvars import ContextVar
-
 from django.core.management.commands import migrate
 from django.db import connections
 
 from dbops.locking import migration_session
-
-# Read by the pre_migrate receiver (dbops.checks), which sees the plan just before it runs.
-allow_data_loss = ContextVar("allow_data_loss", default=False)
+from dbops.migration_guard import allow_data_loss
 
 
 class Command(migrate.Command):
