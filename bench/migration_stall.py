@@ -295,7 +295,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=200, help="writer inserts per second; 0 = as fast as it can")
     args = parser.parse_args(argv)
 
-    from gova.embedded_postgres import EmbeddedPostgres
+    from devdb.server import EmbeddedPostgres
 
     # Not under the project or a private tmp_path: as root the server runs as another OS user,
     # who must be able to enter this folder (0o711 lets it traverse, not list).

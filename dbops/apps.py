@@ -7,7 +7,7 @@ class DbopsConfig(AppConfig):
     verbose_name = "Database operations"
 
     def ready(self):
-        from dbops.checks import refuse_unsafe_migrate
+        from dbops.preconditions import refuse_unsafe_migrate
 
         # sender=self: sent once per migrate, before the first migration runs.
         pre_migrate.connect(refuse_unsafe_migrate, sender=self, dispatch_uid="dbops_refuse_unsafe_migrate")

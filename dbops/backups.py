@@ -191,9 +191,9 @@ def _drop_vector_indexes(cursor, tables) -> list[str]:
 
 def _rebuild_indexes(cursor, definitions) -> None:
     if definitions:
-        # The same memory migrations get for index builds (settings.GOVA_MIGRATIONS).
+        # The same memory migrations get for index builds (settings.GOVA_MIGRATION_MAINTENANCE_WORK_MEM).
         cursor.execute(
-            "SELECT set_config('maintenance_work_mem', %s, true)", [settings.GOVA_MIGRATIONS["MAINTENANCE_WORK_MEM"]]
+            "SELECT set_config('maintenance_work_mem', %s, true)", [settings.GOVA_MIGRATION_MAINTENANCE_WORK_MEM]
         )
     for definition in definitions:
         cursor.execute(definition)

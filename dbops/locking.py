@@ -20,35 +20,33 @@ POLL_SECONDS = 0.5
 LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout expiry
 
 
-def _setting(name: str):
-    return settings.GOVA_MIGRATIONS[name]
-
-
 @contextmanager
 def migration_session(connection, *, dry_run: bool = False):
     """Hold the migration lock and the fail-fast session settings for the duration of the block."""
     if dry_run or connection.vendor != "postgresql":
         yield
         return
-    _acquire(connection, _setting("LOCK_WAIT_SECONDS"))
+    _acquire(connection, settings.GOVA_MIGRATE_LOCK_WAIT)
     try:
         with connection.cursor() as cursor:
             # Fail fast instead of queueing behind traffic: a waiting ALTER blocks every query behind it.
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [_setting("LOCK_TIMEOUT")])
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [settings.GOVA_MIGRATION_LOCK_TIMEOUT])
             # Index builds (HNSW above all) are many times faster with memory and parallel workers.
-            cursor.execute("SELECT set_config('maintenance_work_mem', %s, false)", [_setting("MAINTENANCE_WORK_MEM")])
+            cursor.execute(
+                "SELECT set_config('maintenance_work_mem', %s, false)", [settings.GOVA_MIGRATION_MAINTENANCE_WORK_MEM]
+            )
             cursor.execute(
                 "SELECT set_config('max_parallel_maintenance_workers', %s, false)",
-                [str(_setting("MAINTENANCE_WORKERS"))],
+                [str(settings.GOVA_MIGRATION_MAINTENANCE_WORKERS)],
             )
         yield
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
         raise CommandError(
-            f"a migration waited longer than lock_timeout ({_setting('LOCK_TIMEOUT')}) for a table lock that "
-            "traffic holds, and stopped; migrations applied before it stay applied, an atomic one that failed "
-            "was rolled back. Retry at a quieter moment, or raise GOVA_MIGRATION_LOCK_TIMEOUT."
+            f"a migration waited longer than lock_timeout ({settings.GOVA_MIGRATION_LOCK_TIMEOUT}) for a table "
+            "lock that traffic holds, and stopped; migrations applied before it stay applied, an atomic one that "
+            "failed was rolled back. Retry at a quieter moment, or raise GOVA_MIGRATION_LOCK_TIMEOUT."
         ) from None
     finally:
         _release(connection)

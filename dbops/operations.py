@@ -3,7 +3,7 @@
 from django.contrib.postgres.operations import CreateExtension
 from django.db.migrations.operations.base import Operation
 
-from dbops.checks import ensure_pgvector_available
+from dbops.preconditions import ensure_pgvector_available
 
 # Marks the fallback uuidv7() as ours, so the reverse drops it and never a function someone else made.
 UUIDV7_FALLBACK_COMMENT = "gova fallback uuidv7() (RFC 9562 method 3); dbops.operations.CreateUUIDv7Function"

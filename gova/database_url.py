@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-EMBEDDED_ENGINE = "gova.embedded_backend"
+EMBEDDED_ENGINE = "devdb.backend"
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
 
 

@@ -36,6 +36,7 @@ if not all(SALT_KEY):
 
 INSTALLED_APPS = [
     "dbops",  # first: its pre_migrate check stops a migrate on a server without pgvector
+    "devdb",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -76,26 +77,22 @@ TEMPLATES = [
     },
 ]
 
-# With no DATABASE_URL the project runs on an embedded PostgreSQL kept in GOVA_PGDATA.
+# With no DATABASE_URL the project runs on the embedded PostgreSQL (devdb) kept in GOVA_PGDATA.
 DATABASES = {"default": database_from_url(env.str("DATABASE_URL", default=""))}
-EMBEDDED_POSTGRES = {
-    "DATA_DIR": Path(env.str("GOVA_PGDATA", default="") or BASE_DIR / ".pgdata"),
-    # Another pgserver build's binaries, e.g. PostgreSQL 16 for the compatibility run.
-    "BIN_DIR": env.str("GOVA_PG_BIN", default="") or None,
-    # Set by the test plugin: a throwaway server with fsync off.
-    "EPHEMERAL": env.bool("GOVA_PG_EPHEMERAL", default=False),
-}
+GOVA_PGDATA = Path(env.str("GOVA_PGDATA", default="") or BASE_DIR / ".pgdata")
+# Another pgserver build's binaries, e.g. PostgreSQL 16 for the compatibility run.
+GOVA_PG_BIN = env.str("GOVA_PG_BIN", default="") or None
+# Set by the test plugin: a throwaway server with fsync off.
+GOVA_PG_EPHEMERAL = env.bool("GOVA_PG_EPHEMERAL", default=False)
 
 # How migrate and rollback treat a live database (dbops.locking, dbops.migration_guard).
-GOVA_MIGRATIONS = {
-    # Wait this long for another process's migrate to finish before giving up.
-    "LOCK_WAIT_SECONDS": env.float("GOVA_MIGRATE_LOCK_WAIT", default=600),
-    # A migration waiting longer than this for a table lock fails instead of stalling traffic behind it.
-    "LOCK_TIMEOUT": env.str("GOVA_MIGRATION_LOCK_TIMEOUT", default="5s"),
-    # Index builds: HNSW over 200k x 384 vectors took 155 s at 64MB and 35 s at 1GB with 2 workers.
-    "MAINTENANCE_WORK_MEM": env.str("GOVA_MIGRATION_MAINTENANCE_WORK_MEM", default="1GB"),
-    "MAINTENANCE_WORKERS": env.int("GOVA_MIGRATION_MAINTENANCE_WORKERS", default=2),
-}
+# Wait this long (seconds) for another process's migrate to finish before giving up.
+GOVA_MIGRATE_LOCK_WAIT = env.float("GOVA_MIGRATE_LOCK_WAIT", default=600)
+# A migration waiting longer than this for a table lock fails instead of stalling traffic behind it.
+GOVA_MIGRATION_LOCK_TIMEOUT = env.str("GOVA_MIGRATION_LOCK_TIMEOUT", default="5s")
+# Index builds: HNSW over 200k x 384 vectors took 155 s at 64MB and 35 s at 1GB with 2 workers.
+GOVA_MIGRATION_MAINTENANCE_WORK_MEM = env.str("GOVA_MIGRATION_MAINTENANCE_WORK_MEM", default="1GB")
+GOVA_MIGRATION_MAINTENANCE_WORKERS = env.int("GOVA_MIGRATION_MAINTENANCE_WORKERS", default=2)
 # Where backup_events writes and the data-loss guard looks for backups.
 GOVA_BACKUP_DIR = Path(env.str("GOVA_BACKUP_DIR", default="") or BASE_DIR / "backups")
 
@@ -125,9 +122,6 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-# Width of EvaluationEvent.embedding (Qwen3-Embedding-0.6B gives 1024). Changing it needs a migration.
-EMBEDDING_DIMENSIONS = env.int("EMBEDDING_DIMENSIONS", default=1024)
 
 LOGGING = {
     "version": 1,

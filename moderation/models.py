@@ -8,7 +8,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance, HnswIndex, VectorField
 
 from gova.db import uuid7_primary_key
-from moderation.conf import validate_moderator_conf
+from moderation.validators import validate_moderator_conf
 
 # -- choices (module level so Meta and querysets can see them) ---------------------------
 
@@ -36,13 +36,17 @@ class ActionStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+# Width of EvaluationEvent.embedding: Qwen3-Embedding-0.6B gives 1024. A constant, not a setting: the
+# column's type is schema, so changing it is a migration (and a re-embedding of every stored row).
+EMBEDDING_DIMENSIONS = 1024
+
 SCORE_RANGE = [MinValueValidator(0.0), MaxValueValidator(1.0)]  # forms name the field; CHECKs guard the rest
 
 
 def validate_embedding_dimensions(value) -> None:
-    if value is not None and len(value) != settings.EMBEDDING_DIMENSIONS:
+    if value is not None and len(value) != EMBEDDING_DIMENSIONS:
         raise ValidationError(
-            f"embedding must have {settings.EMBEDDING_DIMENSIONS} dimensions, not {len(value)}",
+            f"embedding must have {EMBEDDING_DIMENSIONS} dimensions, not {len(value)}",
             code="embedding_dimensions",
         )
 
@@ -158,7 +162,7 @@ class EvaluationEvent(models.Model):
     )
     context = models.JSONField(help_text="The message: ids, author, content, roles, reply_to.")
     embedding = VectorField(
-        dimensions=settings.EMBEDDING_DIMENSIONS, null=True, blank=True, validators=[validate_embedding_dimensions]
+        dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True, validators=[validate_embedding_dimensions]
     )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gova.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError, _is_alive, default_bin_dir
+from devdb.server import EmbeddedPostgres, EmbeddedPostgresError, _is_alive, default_bin_dir
 
 DEBIAN_POSTGRES_WITHOUT_PGVECTOR = Path("/usr/lib/postgresql/15/bin")
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ def connect(info, dbname="postgres"):
 
 def test_concurrent_processes_share_one_server(server):
     script = (
-        "import sys; from gova.embedded_postgres import EmbeddedPostgres as E; "
+        "import sys; from devdb.server import EmbeddedPostgres as E; "
         "print(E(sys.argv[1], sys.argv[2] or None).ensure_running().port)"
     )
     starters = [
@@ -139,7 +139,7 @@ def test_a_normal_user_runs_the_server_as_itself(pg_folder):
     folder.mkdir()
     os.chown(folder, 65534, 65534)  # nobody
     script = (
-        "import os, sys; from gova.embedded_postgres import EmbeddedPostgres as E; "
+        "import os, sys; from devdb.server import EmbeddedPostgres as E; "
         "server = E(sys.argv[1], sys.argv[2] or None); info = server.ensure_running(); "
         "owner = os.stat(server.cluster / 'postmaster.pid').st_uid; server.stop(); print(owner)"
     )

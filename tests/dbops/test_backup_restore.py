@@ -6,7 +6,6 @@ import tarfile
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -15,11 +14,11 @@ from django.utils import timezone
 
 from dbops.backups import latest_backup_time, read_manifest
 from dbops.event_tables import EVENT_TABLES
-from moderation.models import ActionEvent, ActionStatus, EvaluationEvent
+from moderation.models import EMBEDDING_DIMENSIONS, ActionEvent, ActionStatus, EvaluationEvent
 from tests.factories import ActionEventFactory, EvaluationEventFactory, ModeratorFactory, message_context
 
 # Varied, non-round values: a vector that came back rounded or shifted would not compare equal.
-EMBEDDING = [((i * 7919) % 1009) / 1009 - 0.5 for i in range(settings.EMBEDDING_DIMENSIONS)]
+EMBEDDING = [((i * 7919) % 1009) / 1009 - 0.5 for i in range(EMBEDDING_DIMENSIONS)]
 
 # What COPY's text format has to escape: tabs, newlines, backslashes, its own NULL marker \N.
 AWKWARD_TEXT = 'tab\there\nnew line, back\\slash, \\N, "quotes", naïve café — 日本語 עברית 👋🏽'

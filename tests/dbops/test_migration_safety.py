@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test import override_settings
 
-from dbops.history import applied_in_order
+from dbops.rollback_planning import applied_in_order
 from tests.factories import EvaluationEventFactory
 
 RISKY_APP = "tests.fixture_apps.riskyapp"
@@ -156,7 +156,7 @@ def test_bad_names_and_numbers_are_one_clear_error(command, args, message):
 
 
 def test_a_migration_behind_traffic_fails_fast_on_lock_timeout(risky_app, settings):
-    settings.GOVA_MIGRATIONS = {**settings.GOVA_MIGRATIONS, "LOCK_TIMEOUT": "300ms"}
+    settings.GOVA_MIGRATION_LOCK_TIMEOUT = "300ms"
     call_command("migrate", "riskyapp", "0001", verbosity=0)
     params = connection.get_connection_params()
     server = {key: params[key] for key in ("host", "port", "user", "password", "dbname")}

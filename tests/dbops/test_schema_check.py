@@ -14,11 +14,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from moderation.models import ActionEvent, EvaluationEvent
+from moderation.models import EMBEDDING_DIMENSIONS, ActionEvent, EvaluationEvent
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -129,7 +128,7 @@ def test_missing_vector_extension_is_reported():
             editor.add_index(EvaluationEvent, index)
     assert code == 1
     assert "drift in database:\n  - extension vector: missing\n" in output
-    assert f"  - column embedding: missing (vector({settings.EMBEDDING_DIMENSIONS}))\n" in output
+    assert f"  - column embedding: missing (vector({EMBEDDING_DIMENSIONS}))\n" in output
 
 
 def test_dropped_check_constraint_is_reported_missing():

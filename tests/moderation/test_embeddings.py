@@ -1,21 +1,20 @@
 import pytest
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DataError, connection, transaction
 
-from moderation.models import EvaluationEvent
+from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent
 from tests.factories import EvaluationEventFactory, ModeratorFactory
 
 
 def unit_vector(index: int) -> list[float]:
-    vector = [0.0] * settings.EMBEDDING_DIMENSIONS
+    vector = [0.0] * EMBEDDING_DIMENSIONS
     vector[index] = 1.0
     return vector
 
 
 @pytest.mark.django_db
 def test_vector_round_trip():
-    vector = [round(i / settings.EMBEDDING_DIMENSIONS, 4) for i in range(settings.EMBEDDING_DIMENSIONS)]
+    vector = [round(i / EMBEDDING_DIMENSIONS, 4) for i in range(EMBEDDING_DIMENSIONS)]
     event = EvaluationEventFactory(embedding=vector)
     assert list(EvaluationEvent.objects.get(pk=event.pk).embedding) == pytest.approx(vector, abs=1e-6)
 
@@ -23,7 +22,7 @@ def test_vector_round_trip():
 @pytest.mark.django_db
 def test_wrong_dimensions_are_refused_by_full_clean_and_by_the_database():
     event = EvaluationEventFactory.build(moderator=ModeratorFactory(), embedding=[0.1, 0.2, 0.3])
-    with pytest.raises(ValidationError, match=f"{settings.EMBEDDING_DIMENSIONS} dimensions, not 3"):
+    with pytest.raises(ValidationError, match=f"{EMBEDDING_DIMENSIONS} dimensions, not 3"):
         event.full_clean()
     with pytest.raises(DataError, match="dimensions"), transaction.atomic():
         event.save()
@@ -32,9 +31,7 @@ def test_wrong_dimensions_are_refused_by_full_clean_and_by_the_database():
 @pytest.mark.django_db
 def test_nearest_returns_neighbours_by_cosine_distance():
     moderator = ModeratorFactory()
-    near = EvaluationEventFactory(
-        moderator=moderator, embedding=[1.0, 0.1] + [0.0] * (settings.EMBEDDING_DIMENSIONS - 2)
-    )
+    near = EvaluationEventFactory(moderator=moderator, embedding=[1.0, 0.1] + [0.0] * (EMBEDDING_DIMENSIONS - 2))
     far = EvaluationEventFactory(moderator=moderator, embedding=unit_vector(5))
     EvaluationEventFactory(moderator=moderator, embedding=None)
     found = list(EvaluationEvent.objects.nearest(unit_vector(0), limit=2))

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from moderation.conf import validate_moderator_conf
+from moderation.validators import validate_moderator_conf
 from tests.factories import valid_conf
 
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from dbops.history import applied_in_order
+from dbops.rollback_planning import applied_in_order
 
 
 class Command(BaseCommand):

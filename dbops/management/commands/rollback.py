@@ -2,9 +2,9 @@ from django.core.management.base import BaseCommand
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from dbops.history import ensure_reversible, rollback_plan
 from dbops.locking import migration_session
 from dbops.migration_guard import ensure_no_unbacked_data_loss
+from dbops.rollback_planning import ensure_reversible, rollback_plan
 
 
 class Command(BaseCommand):

@@ -10,14 +10,14 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql import base, client
 
-from gova.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
+from devdb.server import EmbeddedPostgres, EmbeddedPostgresError
 
 
 def embedded_server() -> EmbeddedPostgres:
-    config = settings.EMBEDDED_POSTGRES
     # Tests run their own server with durability off: nothing there outlives the run.
-    tuning = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"} if config.get("EPHEMERAL") else {}
-    return EmbeddedPostgres(config["DATA_DIR"], config.get("BIN_DIR"), tuning)
+    durability_off = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+    tuning = durability_off if settings.GOVA_PG_EPHEMERAL else {}
+    return EmbeddedPostgres(settings.GOVA_PGDATA, settings.GOVA_PG_BIN, tuning)
 
 
 class DatabaseClient(client.DatabaseClient):
@@ -40,9 +40,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             info = embedded_server().ensure_running()
         except EmbeddedPostgresError as exc:
-            raise ImproperlyConfigured(
-                f"embedded PostgreSQL ({settings.EMBEDDED_POSTGRES['DATA_DIR']}): {exc}"
-            ) from None
+            raise ImproperlyConfigured(f"embedded PostgreSQL ({settings.GOVA_PGDATA}): {exc}") from None
         # Written back so dbshell, subprocesses of tests and the test database copy see them.
         self.settings_dict.update(HOST=info.host, PORT=str(info.port), USER=info.user, PASSWORD=info.password)
         params = super().get_connection_params()

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from devdb.backend.base import embedded_server
+from devdb.server import EmbeddedPostgresError
 from gova.database_url import EMBEDDED_ENGINE
-from gova.embedded_backend.base import embedded_server
-from gova.embedded_postgres import EmbeddedPostgresError
 
 
 class Command(BaseCommand):

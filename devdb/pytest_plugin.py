@@ -27,7 +27,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
 def pytest_report_header(config):
     if _temporary_folder is None:
         return "database: DATABASE_URL"
-    from gova.embedded_backend.base import embedded_server
+    from devdb.backend.base import embedded_server
 
     return f"database: embedded {embedded_server().version} in {_temporary_folder}"
 
@@ -35,7 +35,7 @@ def pytest_report_header(config):
 def pytest_unconfigure(config):
     if _temporary_folder is None:
         return
-    from gova.embedded_postgres import EmbeddedPostgres
+    from devdb.server import EmbeddedPostgres
 
     try:
         EmbeddedPostgres(_temporary_folder, os.environ.get("GOVA_PG_BIN") or None).stop()
