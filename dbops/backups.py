@@ -1,8 +1,10 @@
 """Backups of the event tables: one self-describing tar file per run.
 
 events-<UTC snapshot time>.tar holds
-  manifest.json         format version, snapshot time, database, server version, and per table
-                        its row count, columns in order (with types) and the SHA-256 of its data member
+  manifest.json         format version, snapshot time, database, server version, the migrations
+                        applied at the snapshot (the schema the backup restores onto), and per
+                        table its row count, columns in order (with types) and the SHA-256 of its
+                        data member
   <table>.copy.gz       the table's rows in COPY text format, gzipped
 
 Text rather than binary COPY: it loads into any PostgreSQL/pgvector version and can be read with zcat.
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -29,10 +31,12 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from dbops.event_tables import EVENT_TABLES
+from dbops.event_tables import EVENT_TABLES, has_rows
 
 FORMAT = "gova-events-backup"
-FORMAT_VERSION = 1
+# 2 records the applied migrations; version 1 backups still restore, but never count as fresh for the guard.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 CHUNK_SIZE = 1024 * 1024
 # zlib's own default, as pg_dump uses. gzip.open's default of 9 took 3x as long on embeddings for 2% less.
@@ -69,6 +73,9 @@ def create_backup(tables: Iterable[str], output_dir, *, progress: Progress | Non
         with _snapshot(), connection.cursor() as cursor:
             cursor.execute("SELECT now(), current_database(), current_setting('server_version')")
             created_at, database, server_version = cursor.fetchone()
+            # Read in the same snapshot as the rows: the schema these rows belong to.
+            cursor.execute("SELECT app || '.' || name FROM django_migrations ORDER BY app, name")
+            applied_migrations = [row[0] for row in cursor.fetchall()]
             entries = {}
             for table in tables:
                 columns = _live_columns(cursor, table)
@@ -85,6 +92,7 @@ def create_backup(tables: Iterable[str], output_dir, *, progress: Progress | Non
             "database": database,
             "server_version": server_version,
             "copy_format": "text",
+            "migrations": applied_migrations,
             "tables": entries,
         }
         name = f"events-{created_at:%Y%m%dT%H%M%S.%fZ}.tar"
@@ -109,7 +117,7 @@ def read_manifest(path) -> dict:
     except (OSError, EOFError, tarfile.TarError, ValueError) as exc:  # ValueError: bad JSON or UTF-8
         raise BackupError(f"{path}: not a readable backup, corrupt or truncated ({exc})") from None
     if not _is_valid_manifest(manifest):
-        raise BackupError(f"{path}: manifest is not a valid {FORMAT} version {FORMAT_VERSION} manifest")
+        raise BackupError(f"{path}: manifest is not a valid {FORMAT} manifest (versions {READABLE_VERSIONS})")
     return manifest
 
 
@@ -147,7 +155,7 @@ def restore_backup(path, *, truncate: bool = False, progress: Progress | None = 
             if truncate:
                 cursor.execute(f"TRUNCATE {listed}")
             else:
-                filled = [table for table in tables if _has_rows(cursor, table)]
+                filled = [table for table in tables if has_rows(cursor, table)]
                 if filled:
                     raise BackupError(
                         f"{', '.join(filled)} not empty: nothing restored (--truncate replaces the rows in them)"
@@ -199,21 +207,29 @@ def _rebuild_indexes(cursor, definitions) -> None:
         cursor.execute(definition)
 
 
-def latest_backup_time(table: str, backup_dir) -> datetime | None:
-    """When the newest backup in `backup_dir` that holds `table` was taken (its snapshot time, UTC); else None.
+def fresh_backup(table: str, backup_dir, *, applied: set[str], max_age: timedelta) -> Path | None:
+    """The newest backup in `backup_dir` that holds `table`, was taken with exactly the `applied`
+    migrations ("app.name") and is younger than `max_age`; else None.
 
-    A backup counts when its manifest reads; its data is not re-hashed (restore does that), since this
-    would otherwise read every byte of every backup.
+    The migrations, not the files' modification times, tie a backup to a schema: a fresh clone or an
+    image build resets every mtime. A backup counts when its manifest reads; its data is not re-hashed
+    here (restore does that), since this would otherwise read every byte of every backup.
     """
-    times = []
+    oldest = datetime.now(UTC) - max_age
+    found = []
     for path in Path(backup_dir).glob("*.tar"):
         try:
             manifest = read_manifest(path)
         except BackupError:
             continue
-        if table in manifest["tables"]:
-            times.append(datetime.fromisoformat(manifest["created_at"]))
-    return max(times, default=None)
+        created_at = datetime.fromisoformat(manifest["created_at"])
+        if (
+            table in manifest["tables"]
+            and set(manifest.get("migrations", ())) == applied  # version 1 recorded none: never fresh
+            and created_at >= oldest
+        ):
+            found.append((created_at, path))
+    return max(found)[1] if found else None
 
 
 def progress_printer(stderr) -> Progress:
@@ -255,7 +271,8 @@ def _is_valid_manifest(manifest) -> bool:
     try:
         return (
             manifest["format"] == FORMAT
-            and manifest["format_version"] == FORMAT_VERSION
+            and manifest["format_version"] in READABLE_VERSIONS
+            and isinstance(manifest.get("migrations", []), list)
             and datetime.fromisoformat(manifest["created_at"]).tzinfo is not None
             and set(manifest["tables"]) <= set(EVENT_TABLES)
             and all(
@@ -305,11 +322,6 @@ def _check_columns(cursor, path, table: str, entry: dict) -> None:
         f"{path}: {table} columns differ from the live table "
         f"(backup only: {', '.join(only_saved) or 'none'}; table only: {', '.join(only_live) or 'none'})"
     )
-
-
-def _has_rows(cursor, table: str) -> bool:
-    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {connection.ops.quote_name(table)})")
-    return cursor.fetchone()[0]
 
 
 def _estimated_rows(cursor, table: str) -> int | None:

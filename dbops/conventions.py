@@ -1,21 +1,38 @@
-"""The rules every migration of this project follows, checked (the old service's migration template, as a lint).
+"""The rules every migration of this project follows (the old service's migration template, as a lint).
+
+Only rules of our own; what Django enforces at run time (AddIndexConcurrently outside an atomic
+migration, say) is left to Django.
 
 - every operation can run backwards: RunSQL has reverse_sql, RunPython has reverse_code;
 - every new model's primary key defaults to uuidv7() in the database;
-- an index added to an existing event table is built CONCURRENTLY, in a non-atomic migration;
+- an index added to an existing event table is built CONCURRENTLY;
+- SQL that names an event table declares what it does to the rows (dbops.operations.EventTableSQL);
+- tables and columns that hold data are never renamed (use db_table / db_column): a rename breaks
+  every other reader of the database, the old service included, at the moment it is applied;
+- a data migration imports no app code: it reads models through `apps.get_model`, as they were then;
 - migrations are named for what they do (no `auto_<timestamp>` names).
+
+`python manage.py check` runs them (a system check), and so does `python manage.py check_migrations`.
 """
 
+import ast
+import inspect
+import sys
 from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.postgres.operations import AddIndexConcurrently
+from django.core import checks
 from django.db import migrations
 from django.db.migrations.loader import MigrationLoader
 
-from dbops.event_tables import EVENT_TABLES
+from dbops.event_tables import EVENT_TABLES, event_tables_named, table_of
+from dbops.operations import EventTableSQL
 from gova.db import UUIDv7
+
+# What a data migration may import from this project: the paths documented for migrations.
+MIGRATION_SAFE_MODULES = {"dbops.operations", "gova.db"}
 
 
 def project_app_labels() -> list[str]:
@@ -30,6 +47,7 @@ def project_app_labels() -> list[str]:
 
 def convention_violations(app_labels=None) -> list[str]:
     app_labels = set(app_labels or project_app_labels())
+    project_packages = {apps.get_app_config(label).name.split(".")[0] for label in project_app_labels()} | {"gova"}
     loader = MigrationLoader(None, ignore_no_migrations=True)
     problems = []
     for (app_label, name), migration in sorted(loader.disk_migrations.items()):
@@ -38,6 +56,8 @@ def convention_violations(app_labels=None) -> list[str]:
         label = f"{app_label}.{name}"
         if "_auto_" in name:
             problems.append(f"{label}: name it for what it does (makemigrations --name ...)")
+        if any(isinstance(operation, migrations.RunPython) for operation in migration.operations):
+            problems.extend(f"{label}: {problem}" for problem in _app_code_imports(migration, project_packages))
         state = loader.project_state((app_label, name), at_end=False)
         created_here = set()
         for operation in migration.operations:
@@ -46,6 +66,14 @@ def convention_violations(app_labels=None) -> list[str]:
             )
             operation.state_forwards(app_label, state)
     return problems
+
+
+def check_migration_conventions(app_configs=None, **kwargs) -> list[checks.Error]:
+    """System check: every broken convention is an error of `manage.py check`."""
+    return [
+        checks.Error(problem, hint="See dbops/conventions.py for the rules.", id="dbops.E001")
+        for problem in convention_violations()
+    ]
 
 
 def _operation_problems(operation, migration, state, created_here):
@@ -59,20 +87,51 @@ def _operation_problems(operation, migration, state, created_here):
     elif not operation.reversible:
         yield f"irreversible operation: {operation.describe()}"
 
+    if isinstance(operation, migrations.RunSQL) and not isinstance(operation, EventTableSQL):
+        named = event_tables_named(operation.sql) or event_tables_named(operation.reverse_sql)
+        if named:
+            yield (
+                f"RunSQL on {', '.join(named)} ({_short(operation.sql)}): use dbops.operations.EventTableSQL "
+                "and declare which event tables it destroys or rewrites (destroys=, reverse_destroys=)"
+            )
+
     if isinstance(operation, migrations.CreateModel):
         created_here.add(operation.name_lower)
         primary_key = next((field for _, field in operation.fields if field.primary_key), None)
         if primary_key is None or not isinstance(getattr(primary_key, "db_default", None), UUIDv7):
             yield f"model {operation.name}: its primary key must have db_default=UUIDv7() (gova.db.uuid7_primary_key)"
 
+    if isinstance(operation, migrations.RenameModel) and operation.old_name_lower not in created_here:
+        yield (
+            f"RenameModel {operation.old_name} -> {operation.new_name} on a live table: keep the table "
+            "(Meta.db_table) and rename only the class"
+        )
+    if isinstance(operation, migrations.RenameField) and operation.model_name_lower not in created_here:
+        yield (
+            f"RenameField {operation.model_name}.{operation.old_name} -> {operation.new_name} on a live table: "
+            f"keep the column (db_column={operation.old_name!r}) and rename only the attribute"
+        )
+
     if isinstance(operation, migrations.AddIndex) and operation.model_name_lower not in created_here:
-        model_state = state.models[(migration.app_label, operation.model_name_lower)]
-        table = model_state.options.get("db_table") or f"{migration.app_label}_{operation.model_name_lower}"
-        if table in EVENT_TABLES:
-            if not isinstance(operation, AddIndexConcurrently):
-                yield f"index {operation.index.name} on {table}: use AddIndexConcurrently (a plain build blocks writes)"
-            elif migration.atomic:
-                yield f"index {operation.index.name} on {table}: AddIndexConcurrently needs atomic = False"
+        table = table_of(state.models[(migration.app_label, operation.model_name_lower)])
+        if table in EVENT_TABLES and not isinstance(operation, AddIndexConcurrently):
+            yield f"index {operation.index.name} on {table}: use AddIndexConcurrently (a plain build blocks writes)"
+
+
+def _app_code_imports(migration, project_packages):
+    """Imports of this project's code in a migration that runs Python: the code it gets is today's, not the
+    code of the migration's time (use apps.get_model; only MIGRATION_SAFE_MODULES are stable paths)."""
+    tree = ast.parse(inspect.getsource(sys.modules[type(migration).__module__]))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module]
+        else:
+            continue
+        for module in modules:
+            if module.split(".")[0] in project_packages and module not in MIGRATION_SAFE_MODULES:
+                yield f"a data migration imports app code ({module}): use apps.get_model in the function instead"
 
 
 def _short(sql) -> str:

@@ -1,30 +1,25 @@
-"""Refuse migrations that would drop or narrow event data unless a fresh backup exists.
+"""Refuse migrations that would drop or narrow event data unless a backup of the current schema exists.
 
-Covered, forwards and backwards: RemoveField, DeleteModel, AlterField to a narrower type, and
-RunSQL that drops, truncates or deletes from an event table; undoing AddField or CreateModel
-(which drops the column or table). RunPython cannot be read and is not judged.
+Covered, forwards and backwards: RemoveField, DeleteModel, AlterField to a narrower type; undoing
+AddField or CreateModel (which drops the column or table); SQL on an event table as its
+`EventTableSQL` declares it, and a plain RunSQL that names an event table without declaring
+anything (check_migrations refuses those in this project's apps). RunPython cannot be read and is
+not judged.
 """
 
 import re
-import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import migrations
 
-from dbops.backups import latest_backup_time
-from dbops.event_tables import EVENT_TABLES
+from dbops.backups import fresh_backup
+from dbops.event_tables import EVENT_TABLES, event_tables_named, has_rows, table_of
+from dbops.operations import EventTableSQL
 
-# TRUNCATE, DELETE FROM, and any DROP but of objects that hold no rows (DROP TABLE, DROP [COLUMN] x).
-DESTRUCTIVE_SQL = re.compile(
-    r"\b(TRUNCATE|DELETE\s+FROM)\b|\bDROP\s+(?!(CONSTRAINT|INDEX|DEFAULT|NOT\s+NULL|TRIGGER|IDENTITY"
-    r"|EXPRESSION|POLICY|RULE|STATISTICS|FUNCTION|VIEW|EXTENSION)\b)",
-    re.IGNORECASE,
-)
 # The operations whose effect on rows depends on the model: all others leave rows alone.
 MODEL_OPERATIONS = (
     migrations.CreateModel,
@@ -65,21 +60,18 @@ def data_loss_risks(connection, plan) -> list[DataLossRisk]:
         for operation in migration.operations:
             before = state.clone() if isinstance(operation, MODEL_OPERATIONS) else None
             operation.state_forwards(migration.app_label, state)
-            if isinstance(operation, migrations.RunSQL):
-                found = _sql_risks(operation.reverse_sql if backwards else operation.sql)
+            if isinstance(operation, EventTableSQL):
+                declared = operation.reverse_destroys if backwards else operation.destroys
+                found = [(table, "drops or rewrites rows (declared)") for table in declared]
+            elif isinstance(operation, migrations.RunSQL):
+                sql = operation.reverse_sql if backwards else operation.sql
+                found = [(table, "runs SQL that declares nothing") for table in event_tables_named(sql)]
             elif before is not None:
                 found = _model_risks(connection, migration.app_label, operation, before, state, backwards)
             else:
                 continue
             risks.extend(DataLossRisk(migration, table, what) for table, what in found)
     return risks
-
-
-def _sql_risks(sql) -> list[tuple[str, str]]:
-    text = _sql_text(sql)
-    if not DESTRUCTIVE_SQL.search(text):
-        return []
-    return [(table, "runs destructive SQL") for table in EVENT_TABLES if re.search(rf"\b{table}\b", text)]
 
 
 def _model_risks(connection, app_label, operation, before, after, backwards) -> list[tuple[str, str]]:
@@ -94,7 +86,7 @@ def _model_risks(connection, app_label, operation, before, after, backwards) -> 
     model_state = state.models.get((app_label, model_name))
     if model_state is None:
         return []
-    table = model_state.options.get("db_table") or f"{app_label}_{model_name}"
+    table = table_of(model_state)
     if table not in EVENT_TABLES:
         return []
     if isinstance(operation, migrations.DeleteModel if not backwards else migrations.CreateModel):
@@ -113,13 +105,6 @@ def _model_risks(connection, app_label, operation, before, after, backwards) -> 
     return []
 
 
-def _sql_text(sql) -> str:
-    """RunSQL takes a string, or a list of strings and (sql, params) pairs."""
-    if sql is None or isinstance(sql, str):
-        return sql or ""
-    return " ".join(item[0] if isinstance(item, (list, tuple)) else item for item in sql)
-
-
 def _narrows(old: str, new: str) -> bool:
     if old == new or (old, new) in WIDENINGS:
         return False
@@ -134,18 +119,28 @@ def _narrows(old: str, new: str) -> bool:
 
 
 def ensure_no_unbacked_data_loss(connection, plan, *, allow: bool) -> None:
-    """Raise CommandError, before anything runs, for each risk on a table that has rows and no backup
-    newer than the migration's file."""
-    unbacked = []
-    for risk in data_loss_risks(connection, plan):
-        if allow or not _has_rows(connection, risk.table):
-            continue
-        written = datetime.fromtimestamp(
-            Path(sys.modules[type(risk.migration).__module__].__file__).stat().st_mtime, UTC
-        )
-        backed_up = latest_backup_time(risk.table, settings.GOVA_BACKUP_DIR)
-        if backed_up is None or backed_up < written:
-            unbacked.append(risk)
+    """Raise CommandError, before anything runs, for each risk on a table that has rows and no fresh backup.
+
+    A backup counts when it holds the table, was taken at exactly the migrations applied now (the
+    schema it would be restored onto, once the plan is undone) and is younger than
+    GOVA_BACKUP_MAX_AGE_HOURS.
+    """
+    if allow:
+        return
+    risks = data_loss_risks(connection, plan)
+    if not risks:
+        return
+    from django.db.migrations.recorder import MigrationRecorder
+
+    applied = {f"{app}.{name}" for app, name in MigrationRecorder(connection).applied_migrations()}
+    max_age = timedelta(hours=settings.GOVA_BACKUP_MAX_AGE_HOURS)
+    with connection.cursor() as cursor:
+        unbacked = [
+            risk
+            for risk in risks
+            if has_rows(cursor, risk.table)
+            and fresh_backup(risk.table, settings.GOVA_BACKUP_DIR, applied=applied, max_age=max_age) is None
+        ]
     if unbacked:
         tables = sorted({risk.table for risk in unbacked})
         raise CommandError(
@@ -153,12 +148,3 @@ def ensure_no_unbacked_data_loss(connection, plan, *, allow: bool) -> None:
             f"Back up first (python manage.py backup_events {' '.join(f'--table {t}' for t in tables)}), "
             "or pass --allow-data-loss."
         )
-
-
-def _has_rows(connection, table: str) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
-        if not cursor.fetchone()[0]:
-            return False
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {connection.ops.quote_name(table)})")
-        return cursor.fetchone()[0]

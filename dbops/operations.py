@@ -1,9 +1,10 @@
 """Reusable migration operations: what the old service's Alembic template did, as Django operations."""
 
-from django.contrib.postgres.operations import CreateExtension
+from django.db import migrations
 from django.db.migrations.operations.base import Operation
+from pgvector.django import VectorExtension
 
-from dbops.preconditions import ensure_pgvector_available
+from dbops.event_tables import EVENT_TABLES
 
 # Marks the fallback uuidv7() as ours, so the reverse drops it and never a function someone else made.
 UUIDV7_FALLBACK_COMMENT = "gova fallback uuidv7() (RFC 9562 method 3); dbops.operations.CreateUUIDv7Function"
@@ -43,19 +44,15 @@ def uuidv7_fallback_sql(schema: str) -> str:
     return UUIDV7_FALLBACK_SQL.format(schema=schema, comment=UUIDV7_FALLBACK_COMMENT)
 
 
-class EnableVector(CreateExtension):
-    """CREATE EXTENSION IF NOT EXISTS vector, failing with install instructions when it is not there."""
+class EnableVector(VectorExtension):
+    """CREATE EXTENSION IF NOT EXISTS vector. Migrations import this path: never move it.
 
-    def __init__(self):
-        super().__init__("vector")
+    A server without pgvector never gets here: dbops' pre_migrate check (dbops.preconditions) stops
+    migrate with install instructions before the first migration runs.
+    """
 
     def deconstruct(self):
         return self.__class__.__name__, [], {}
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            ensure_pgvector_available(schema_editor.connection)
-        super().database_forwards(app_label, schema_editor, from_state, to_state)
 
     def describe(self):
         return "Enable the pgvector extension"
@@ -63,6 +60,30 @@ class EnableVector(CreateExtension):
     @property
     def migration_name_fragment(self):
         return "enable_vector"
+
+
+class EventTableSQL(migrations.RunSQL):
+    """RunSQL on an event table that declares what it does to the rows, for the data-loss guard.
+
+    `destroys` names the event tables whose rows or values the forward SQL drops or rewrites
+    (DROP COLUMN, DELETE, TRUNCATE, UPDATE ... SET ...); `reverse_destroys` does the same for
+    `reverse_sql`. An empty tuple declares that every row and value is kept (an index, a trigger, a
+    storage parameter). Both are required, so the author always says: the guard trusts the
+    declaration instead of guessing from the SQL text, and `check_migrations` refuses a plain RunSQL
+    that names an event table (after Sentry's SafeRunSQL).
+    """
+
+    def __init__(self, sql, reverse_sql, *, destroys, reverse_destroys, **kwargs):
+        unknown = sorted((set(destroys) | set(reverse_destroys)) - set(EVENT_TABLES))
+        if unknown:
+            raise ValueError(f"not event tables: {', '.join(unknown)} (event tables: {', '.join(EVENT_TABLES)})")
+        super().__init__(sql, reverse_sql, **kwargs)
+        self.destroys, self.reverse_destroys = tuple(destroys), tuple(reverse_destroys)
+
+    def deconstruct(self):
+        name, args, kwargs = super().deconstruct()
+        kwargs.update(destroys=self.destroys, reverse_destroys=self.reverse_destroys)
+        return name, args, kwargs
 
 
 class CreateUUIDv7Function(Operation):

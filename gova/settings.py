@@ -95,6 +95,8 @@ GOVA_MIGRATION_MAINTENANCE_WORK_MEM = env.str("GOVA_MIGRATION_MAINTENANCE_WORK_M
 GOVA_MIGRATION_MAINTENANCE_WORKERS = env.int("GOVA_MIGRATION_MAINTENANCE_WORKERS", default=2)
 # Where backup_events writes and the data-loss guard looks for backups.
 GOVA_BACKUP_DIR = Path(env.str("GOVA_BACKUP_DIR", default="") or BASE_DIR / "backups")
+# A backup lets a migration drop event data only if it is younger than this (and of the current schema).
+GOVA_BACKUP_MAX_AGE_HOURS = env.float("GOVA_BACKUP_MAX_AGE_HOURS", default=24)
 
 AUTH_USER_MODEL = "accounts.User"
 

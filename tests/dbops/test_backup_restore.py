@@ -9,10 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import JSONField, Value
 from django.utils import timezone
 
-from dbops.backups import latest_backup_time, read_manifest
+from dbops.backups import fresh_backup, read_manifest
 from dbops.event_tables import EVENT_TABLES
 from moderation.models import EMBEDDING_DIMENSIONS, ActionEvent, ActionStatus, EvaluationEvent
 from tests.factories import ActionEventFactory, EvaluationEventFactory, ModeratorFactory, message_context
@@ -295,23 +296,45 @@ def test_backup_whose_columns_differ_from_the_table_is_refused_and_changes_nothi
     assert snapshot_all() == before
 
 
-def test_latest_backup_time_is_none_without_a_valid_backup(tmp_path):
-    assert latest_backup_time("evaluation_events", tmp_path / "never-created") is None
+def applied_now() -> set[str]:
+    return {f"{app}.{name}" for app, name in MigrationRecorder(connection).applied_migrations()}
+
+
+@pytest.mark.django_db
+def test_no_backup_is_fresh_without_a_readable_one(tmp_path):
+    applied, day = applied_now(), timedelta(days=1)
+    assert fresh_backup("evaluation_events", tmp_path / "never-created", applied=applied, max_age=day) is None
     (tmp_path / "events-20990101T000000.000000Z.tar").write_bytes(b"not a tar file")
 
-    assert latest_backup_time("evaluation_events", tmp_path) is None
+    assert fresh_backup("evaluation_events", tmp_path, applied=applied, max_age=day) is None
 
 
 @pytest.mark.django_db(transaction=True)
-def test_latest_backup_time_is_when_the_newest_backup_holding_the_table_was_taken(events, tmp_path):
-    before_first = database_clock()
-    backup(tmp_path)
-    before_second = database_clock()
+def test_the_fresh_backup_is_the_newest_of_the_current_schema_holding_the_table(events, tmp_path):
+    applied, day = applied_now(), timedelta(days=1)
+    first, _, _ = backup(tmp_path)
     second, _, _ = backup(tmp_path, "--table", "action_events")
-    after_second = database_clock()
-    (tmp_path / "events-20990101T000000.000000Z.tar").write_bytes(b"unreadable, so it does not count")
 
-    assert before_first <= latest_backup_time("evaluation_events", tmp_path) <= before_second
-    assert before_second <= latest_backup_time("action_events", tmp_path) <= after_second
+    assert read_manifest(first)["migrations"] == sorted(applied)
+    assert fresh_backup("evaluation_events", tmp_path, applied=applied, max_age=day) == first
+    assert fresh_backup("action_events", tmp_path, applied=applied, max_age=day) == second
     flip_middle_of("manifest.json")(second)
-    assert latest_backup_time("action_events", tmp_path) <= before_second
+    assert fresh_backup("action_events", tmp_path, applied=applied, max_age=day) == first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backup_of_another_schema_or_too_old_is_not_fresh(events, tmp_path):
+    applied, day = applied_now(), timedelta(days=1)
+    path, _, _ = backup(tmp_path)
+
+    # Taken before the latest migration was applied: it restores onto a schema this database no longer has.
+    assert fresh_backup("evaluation_events", tmp_path, applied=applied | {"moderation.9999_later"}, max_age=day) is None
+    assert fresh_backup("evaluation_events", tmp_path, applied=applied, max_age=timedelta(0)) is None
+
+    def written_by_version_1(manifest):
+        manifest["format_version"] = 1
+        del manifest["migrations"]
+
+    rewrite_backup(path, written_by_version_1)
+    assert read_manifest(path)["format_version"] == 1  # still readable, and restorable
+    assert fresh_backup("evaluation_events", tmp_path, applied=applied, max_age=day) is None

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection, migrations, models
 
 from dbops.migration_guard import _narrows, data_loss_risks
+from dbops.operations import EventTableSQL
 
 
 def risks(*operations, backwards=False) -> list[str]:
@@ -28,17 +29,21 @@ def risks(*operations, backwards=False) -> list[str]:
             ),
             ["evaluation_events: changes column severity_score from double precision to numeric(3, 2)"],
         ),
-        (migrations.RunSQL("TRUNCATE action_events", migrations.RunSQL.noop), ["action_events: runs destructive SQL"]),
         (
-            migrations.RunSQL(["DELETE FROM evaluation_events WHERE severity_score < 0.1"], ""),
-            ["evaluation_events: runs destructive SQL"],
+            EventTableSQL(
+                "UPDATE evaluation_events SET context = '{}'", "", destroys=["evaluation_events"], reverse_destroys=[]
+            ),
+            ["evaluation_events: drops or rewrites rows (declared)"],
+        ),  # fmt: skip
+        # Undeclared SQL naming an event table is a risk whatever it says: the guard does not read SQL.
+        (
+            migrations.RunSQL("UPDATE evaluation_events SET context = '{}'", ""),
+            ["evaluation_events: runs SQL that declares nothing"],
         ),
         (
-            migrations.RunSQL("ALTER TABLE evaluation_events DROP COLUMN context", ""),
-            ["evaluation_events: runs destructive SQL"],
+            migrations.RunSQL(["ALTER TABLE Action_Events SET (fillfactor = 90)"], ""),
+            ["action_events: runs SQL that declares nothing"],
         ),
-        (migrations.RunSQL("alter table action_events drop reason", ""), ["action_events: runs destructive SQL"]),
-        (migrations.RunSQL("DROP TABLE action_events", ""), ["action_events: runs destructive SQL"]),
     ],
 )
 def test_destructive_operations_on_event_tables_are_seen(operation, expected):
@@ -52,14 +57,33 @@ def test_destructive_operations_on_event_tables_are_seen(operation, expected):
         migrations.AddField("evaluationevent", "language", models.CharField(max_length=None, null=True)),
         migrations.AlterField("actionevent", "reason", models.TextField(null=True, blank=True)),
         migrations.RemoveField("moderator", "description"),  # not an event table
-        migrations.RunSQL("ALTER TABLE evaluation_events SET (fillfactor = 90)", migrations.RunSQL.noop),
+        EventTableSQL(
+            "ALTER TABLE evaluation_events SET (fillfactor = 90)",
+            "ALTER TABLE evaluation_events RESET (fillfactor)",
+            destroys=(),
+            reverse_destroys=(),
+        ),  # fmt: skip
         migrations.RunSQL("DROP INDEX IF EXISTS some_other_idx", migrations.RunSQL.noop),
-        migrations.RunSQL("ALTER TABLE evaluation_events DROP CONSTRAINT evaluation_severity_range", ""),
-        migrations.RunSQL("ALTER TABLE action_events ALTER COLUMN reason DROP NOT NULL", ""),
+        migrations.RunSQL("DELETE FROM moderators WHERE false", migrations.RunSQL.noop),
     ],
 )
 def test_safe_operations_are_not_flagged(operation):
     assert risks(operation) == []
+
+
+@pytest.mark.django_db
+def test_declarations_are_read_in_the_direction_the_plan_runs():
+    adds_column = EventTableSQL(
+        "ALTER TABLE evaluation_events ADD COLUMN x int", "ALTER TABLE evaluation_events DROP COLUMN x",
+        destroys=(), reverse_destroys=("evaluation_events",),
+    )  # fmt: skip
+    assert risks(adds_column) == []
+    assert risks(adds_column, backwards=True) == ["evaluation_events: drops or rewrites rows (declared)"]
+
+
+def test_a_declaration_names_only_event_tables():
+    with pytest.raises(ValueError, match="not event tables: moderators"):
+        EventTableSQL("DELETE FROM moderators", "", destroys=("moderators",), reverse_destroys=())
 
 
 @pytest.mark.django_db
