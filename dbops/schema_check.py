@@ -9,24 +9,25 @@ files by the autodetector, as `makemigrations --check` would.
 """
 
 import copy
+import io
 import re
 import secrets
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.apps import apps as global_apps
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import DatabaseError, connections, transaction
-from django.db.migrations.autodetector import MigrationAutodetector
+from django.db.migrations.exceptions import InconsistentMigrationHistory
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.questioner import MigrationQuestioner
-from django.db.migrations.state import ProjectState
 
 SCRATCH_ALIAS = "schema_check_scratch"
 # Checked on the live database even if a future migration stopped declaring them: the models need both.
 REQUIRED_EXTENSIONS = ("vector",)
 UUIDV7 = "uuidv7()"
+MAKEMIGRATIONS_HEADING = re.compile(r"Migrations for '(.+)':")
 
 # -- catalog -----------------------------------------------------------------------------
 # Relations of the schemas on the search path (where Django creates its tables), without extension members.
@@ -293,13 +294,7 @@ def migrate_to(executor: MigrationExecutor, applied: set) -> tuple[int, list[Dif
     or a squashed migration only partly applied).
     """
     full_plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
-    # A squashed migration counts as applied once everything it replaces is, as the loader itself decides.
-    plan = [
-        (migration, False)
-        for migration, _ in full_plan
-        if (migration.app_label, migration.name) in applied
-        or (migration.replaces and all(tuple(key) in applied for key in migration.replaces))
-    ]
+    plan = [(migration, False) for migration, _ in full_plan if _is_applied(migration, applied)]
     reproduced = set()
     for migration, _ in plan:
         reproduced.add((migration.app_label, migration.name))
@@ -313,34 +308,45 @@ def migrate_to(executor: MigrationExecutor, applied: set) -> tuple[int, list[Dif
     return len(plan), orphans
 
 
+def _is_applied(migration, applied: set) -> bool:
+    """Applied, or squashed over migrations that all are (the loader's own rule for a squashed migration)."""
+    key = (migration.app_label, migration.name)
+    return key in applied or bool(migration.replaces and all(tuple(r) in applied for r in migration.replaces))
+
+
 def pending_migrations(executor: MigrationExecutor, applied: set) -> list[Difference]:
     """Migration files the live database has not run: the models already expect their schema."""
     full_plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
     pending = []
     for migration, _ in full_plan:
-        key = (migration.app_label, migration.name)
-        replaced_applied = migration.replaces and all(tuple(r) in applied for r in migration.replaces)
-        if key not in applied and not replaced_applied:
-            pending.append(Difference("migrations", "-", "migration", f"{key[0]}.{key[1]}", "not applied"))
+        if not _is_applied(migration, applied):
+            label = f"{migration.app_label}.{migration.name}"
+            pending.append(Difference("migrations", "-", "migration", label, "not applied"))
     return pending
 
 
 def model_changes() -> list[Difference]:
-    """What `makemigrations --check` would find: models that differ from the migration files."""
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    differences = [
-        Difference("migrations", "~", "app", app, f"conflicting migrations {', '.join(sorted(names))} (needs a merge)")
-        for app, names in loader.detect_conflicts().items()
-    ]
-    # The base questioner answers with defaults; the non-interactive one would sys.exit() on some questions.
-    autodetector = MigrationAutodetector(
-        loader.project_state(), ProjectState.from_apps(global_apps), MigrationQuestioner(dry_run=True)
-    )
-    for app, migrations in sorted(autodetector.changes(graph=loader.graph).items()):
-        for migration in migrations:
-            for operation in migration.operations:
-                detail = f"models have changes not in migrations: {operation.describe()}"
-                differences.append(Difference("models", "~", "app", app, detail))
+    """What `makemigrations --check --dry-run` finds: models that differ from the migration files, and conflicts."""
+    output = io.StringIO()
+    try:
+        call_command("makemigrations", check=True, dry_run=True, stdout=output, stderr=output, no_color=True)
+    except CommandError as exc:  # conflicting leaf nodes: makemigrations asks for a merge
+        return [Difference("migrations", "~", "app", "conflict", str(exc).strip().splitlines()[0])]
+    except InconsistentMigrationHistory as exc:  # a migration applied before one it depends on
+        return [Difference("migrations", "~", "app", "history", f"{exc}; models not compared")]
+    except SystemExit:  # exit 1: changes found; they are in the output
+        pass
+    differences, app = [], None
+    for line in output.getvalue().splitlines():
+        heading = MAKEMIGRATIONS_HEADING.fullmatch(line.strip())
+        if heading:
+            app = heading.group(1)
+        elif line.startswith("    ") and app:
+            # "    - Remove index x from y": the operation's category symbol, then its description.
+            description = line.strip().split(" ", 1)[-1]
+            differences.append(
+                Difference("models", "~", "app", app, f"models have changes not in migrations: {description}")
+            )
     return differences
 
 
