@@ -1,6 +1,6 @@
 """DATABASE_URL → Django's DATABASES entry, with errors that name the variable and hide the password."""
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -31,3 +31,9 @@ def database_from_url(url: str) -> dict:
     # Reuse connections for a minute; migrations need a direct connection, not a transaction pooler.
     config.setdefault("CONN_MAX_AGE", 60)
     return config
+
+
+def url_for(*, user: str, password: str | None, host: str, port, name: str) -> str:
+    """A DATABASE_URL for these connection settings, user and password percent-encoded (`@ / # ?` survive)."""
+    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return f"postgres://{credentials}@{host}:{port}/{quote(name, safe='')}"

@@ -5,14 +5,24 @@ import sys
 import tempfile
 from pathlib import Path
 
+import psycopg
 import pytest
+from django.conf import settings
+from django.db import connection
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from gova.database_url import url_for
+
+PROJECT_DIR = Path(settings.BASE_DIR)
+
+
+@pytest.fixture
+def project_dir() -> Path:
+    return PROJECT_DIR
 
 
 @pytest.fixture
 def manage():
-    """Run `manage.py` in a real subprocess (same environment, so the same embedded server)."""
+    """Run `manage.py` in a real subprocess (same environment, so the same embedded server), `env` added."""
 
     def run(*args, env=None, timeout=300):
         return subprocess.run(
@@ -25,6 +35,36 @@ def manage():
         )
 
     return run
+
+
+@pytest.fixture
+def server_params(django_db_blocker) -> dict:
+    """host, port, user and password of the test server (started if it is not yet)."""
+    with django_db_blocker.unblock():
+        connection.ensure_connection()
+        params = connection.get_connection_params()
+    return {key: params[key] for key in ("host", "port", "user", "password")}
+
+
+@pytest.fixture
+def database_url(server_params):
+    """A DATABASE_URL for a database of the test server, credentials quoted."""
+
+    def url(name: str) -> str:
+        return url_for(name=name, **server_params)
+
+    return url
+
+
+@pytest.fixture
+def scratch_database(server_params, database_url):
+    """An empty database on the test server: (its DATABASE_URL, a connect() for it); dropped afterwards."""
+    name = f"scratch_{os.urandom(6).hex()}"
+    with psycopg.connect(**server_params, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield database_url(name), lambda: psycopg.connect(**server_params, dbname=name, autocommit=True)
+    with psycopg.connect(**server_params, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

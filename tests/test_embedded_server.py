@@ -11,9 +11,11 @@ import psycopg
 import pytest
 
 from devdb.server import EmbeddedPostgres, EmbeddedPostgresError, _is_alive, default_bin_dir
+from gova.database_url import url_for
 
 DEBIAN_POSTGRES_WITHOUT_PGVECTOR = Path("/usr/lib/postgresql/15/bin")
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow  # extra servers and manage.py processes
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def connect(info, dbname="postgres"):
     return psycopg.connect(host=info.host, port=info.port, user=info.user, password=info.password, dbname=dbname)
 
 
-def test_concurrent_processes_share_one_server(server):
+def test_concurrent_processes_share_one_server(server, project_dir):
     script = (
         "import sys; from devdb.server import EmbeddedPostgres as E; "
         "print(E(sys.argv[1], sys.argv[2] or None).ensure_running().port)"
@@ -35,7 +37,7 @@ def test_concurrent_processes_share_one_server(server):
     starters = [
         subprocess.Popen(
             [sys.executable, "-c", script, str(server.folder), os.environ.get("GOVA_PG_BIN", "")],
-            cwd=PROJECT_DIR,
+            cwd=project_dir,
             stdout=subprocess.PIPE,
             text=True,
         )  # fmt: skip
@@ -82,7 +84,7 @@ def test_migrate_on_a_server_without_pgvector_fails_with_one_clear_message_and_a
     plain = EmbeddedPostgres(pg_folder, DEBIAN_POSTGRES_WITHOUT_PGVECTOR)
     try:
         info = plain.ensure_running()
-        url = f"postgres://{info.user}:{info.password}@{info.host}:{info.port}/postgres"
+        url = url_for(user=info.user, password=info.password, host=info.host, port=info.port, name="postgres")
         result = manage("migrate", env={"DATABASE_URL": url})
         assert result.returncode == 1
         assert "pgvector is missing" in result.stderr and "apt install postgresql-15-pgvector" in result.stderr
@@ -110,12 +112,8 @@ def test_a_malformed_database_url_is_one_line_naming_the_variable(manage, url):
     assert "secret-pw" not in result.stderr
 
 
-def test_a_missing_secret_key_is_one_line(manage, tmp_path):
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SECRET_KEY"}
-    result = subprocess.run(
-        [sys.executable, str(PROJECT_DIR / "manage.py"), "check"],
-        cwd=tmp_path, env={**env, "DJANGO_SECRET_KEY": ""}, capture_output=True, text=True,
-    )  # fmt: skip
+def test_a_missing_secret_key_is_one_line(manage):
+    result = manage("check", env={"DJANGO_SECRET_KEY": ""})
     assert result.returncode == 1 and "DJANGO_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -132,7 +130,7 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")  # the launcher needs only the standard
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(), reason="needs root to become another user")
-def test_a_normal_user_runs_the_server_as_itself(pg_folder):
+def test_a_normal_user_runs_the_server_as_itself(pg_folder, project_dir):
     """As a normal user no OS user is switched: the server runs as whoever started it.
     (The virtualenv's interpreter may live in root's home, which `nobody` cannot enter.)"""
     folder = Path(pg_folder)
@@ -145,7 +143,7 @@ def test_a_normal_user_runs_the_server_as_itself(pg_folder):
     )
     result = subprocess.run(
         [str(SYSTEM_PYTHON), "-c", script, str(folder), os.environ.get("GOVA_PG_BIN") or str(default_bin_dir())],
-        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120, user=65534, group=65534, extra_groups=[],
+        cwd=project_dir, capture_output=True, text=True, timeout=120, user=65534, group=65534, extra_groups=[],
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) == 65534

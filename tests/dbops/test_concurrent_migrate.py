@@ -3,38 +3,21 @@
 import os
 import subprocess
 import sys
-import uuid
 
-import psycopg
 import pytest
-from django.db import connection
+from django.conf import settings
 
 from dbops.locking import MIGRATION_LOCK_KEY
-from tests.conftest import PROJECT_DIR
 
 PARALLEL_MIGRATES = 8
 
-
-@pytest.fixture
-def fresh_database(django_db_blocker):
-    """An empty database on the test server, as a DATABASE_URL, dropped afterwards."""
-    name = f"fresh_{uuid.uuid4().hex[:12]}"
-    with django_db_blocker.unblock():
-        connection.ensure_connection()
-        params = connection.get_connection_params()
-    server = {key: params[key] for key in ("host", "port", "user", "password")}
-    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgres://{server['user']}:{server['password']}@{server['host']}:{server['port']}/{name}"
-    yield url, lambda: psycopg.connect(**server, dbname=name, autocommit=True)
-    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+pytestmark = pytest.mark.slow  # subprocesses on a scratch database
 
 
 def start_migrate(url, extra_env=None):
     return subprocess.Popen(
         [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=PROJECT_DIR,
+        cwd=settings.BASE_DIR,
         env={**os.environ, "DATABASE_URL": url, **(extra_env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -42,8 +25,8 @@ def start_migrate(url, extra_env=None):
     )
 
 
-def test_parallel_migrates_on_a_fresh_database_all_succeed_and_apply_each_migration_once(fresh_database):
-    url, connect = fresh_database
+def test_parallel_migrates_on_a_scratch_database_all_succeed_and_apply_each_migration_once(scratch_database):
+    url, connect = scratch_database
     processes = [start_migrate(url) for _ in range(PARALLEL_MIGRATES)]
     results = [(process.wait(timeout=600), *process.communicate()) for process in processes]
     failures = [stderr for code, _, stderr in results if code != 0]
@@ -56,8 +39,8 @@ def test_parallel_migrates_on_a_fresh_database_all_succeed_and_apply_each_migrat
     assert sorted(applied_by)[-1] == rows and sum(applied_by) == rows
 
 
-def test_migrate_gives_up_with_a_clear_message_when_the_lock_stays_taken(fresh_database):
-    url, connect = fresh_database
+def test_migrate_gives_up_with_a_clear_message_when_the_lock_stays_taken(scratch_database):
+    url, connect = scratch_database
     with connect() as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
         process = start_migrate(url, {"GOVA_MIGRATE_LOCK_WAIT": "1"})

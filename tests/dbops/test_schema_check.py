@@ -6,12 +6,7 @@ reads the catalog through its own scratch connection and database, which must se
 """
 
 import io
-import os
-import subprocess
-import sys
 from contextlib import contextmanager
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
@@ -19,9 +14,8 @@ from django.db import connection
 
 from moderation.models import EMBEDDING_DIMENSIONS, ActionEvent, EvaluationEvent
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every check builds and drops a scratch database.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def run_schema_check() -> tuple[int, str]:
@@ -234,22 +228,13 @@ def test_scratch_database_is_dropped_when_the_check_fails(monkeypatch):
     assert scratch_databases() == []
 
 
-def test_drift_exits_1_in_a_shell():
+def test_drift_exits_1_in_a_shell(manage, database_url):
     """The exit status a deploy script sees, from a real `manage.py` process on the test database."""
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    url = f"postgres://{quote(db['USER'], safe='')}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    url = database_url(connection.settings_dict["NAME"])
     with changed_by_hand(
         "ALTER TABLE action_events ALTER COLUMN reason SET NOT NULL",
         "ALTER TABLE action_events ALTER COLUMN reason DROP NOT NULL",
     ):
-        result = subprocess.run(
-            [sys.executable, "manage.py", "schema_check", "--database", "default"],
-            cwd=PROJECT_DIR,
-            env={**os.environ, "DATABASE_URL": url},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = manage("schema_check", "--database", "default", env={"DATABASE_URL": url})
     assert result.returncode == 1, result.stderr
     assert "~ column reason: nullability NULL (expected), NOT NULL (live)" in result.stdout
