@@ -1,6 +1,8 @@
 """The admin is usable from day one: every model browsable, secrets never rendered, no N+1 queries."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from moderation.models import ActionStatus
@@ -72,10 +74,8 @@ def test_moderator_conf_is_edited_as_indented_json_and_validated(admin_client, r
     assert "conf.guild_id" in response.content.decode()
 
 
-def test_request_user_is_loaded_without_the_oauth_payload(client, django_user_model, django_assert_num_queries):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
+@pytest.mark.django_db
+def test_request_user_is_loaded_without_the_oauth_payload(client):
     staff = UserFactory(is_staff=True, is_superuser=True, discord_oauth_payload={"access_token": "x"})
     client.force_login(staff)
     with CaptureQueriesContext(connection) as queries:

@@ -36,11 +36,27 @@ def test_raw_sql_update_to_a_bad_value_is_refused(factory, column, value, constr
         cursor.execute(f"UPDATE {table} SET {column} = %s WHERE {row._meta.pk.column} = %s", [value, row.pk])
 
 
+# The edge of each range, and a value of each choices column: accepted by the same constraints.
+GOOD_VALUES = [
+    (EvaluationEventFactory, "severity_score", 1.0),
+    (EvaluationEventFactory, "severity_score", 0.0),
+    (EvaluationEventFactory, "behaviour_score", 0.0),
+    (EvaluationEventFactory, "behaviour_score", 1.0),
+    (UserFactory, "pricing_tier", "pro"),
+    (ModeratorFactory, "platform", "discord"),
+    (ModeratorFactory, "status", "online"),
+    (ActionEventFactory, "action_type", "kick"),
+    (ActionEventFactory, "status", "rejected"),
+]
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize(("factory", "column", "value", "constraint"), BAD_VALUES, ids=IDS)
-def test_good_boundary_values_are_accepted(factory, column, value, constraint):
-    good = {"severity_score": 1.0, "behaviour_score": 0.0, "pricing_tier": "pro", "platform": "discord",
-            "status": "online" if factory is ModeratorFactory else "rejected", "action_type": "kick"}  # fmt: skip
-    row = factory(**{column: good[column]})
+@pytest.mark.parametrize(
+    ("factory", "column", "value"),
+    GOOD_VALUES,
+    ids=[f"{factory._meta.model.__name__}.{column}={value}" for factory, column, value in GOOD_VALUES],
+)
+def test_good_boundary_values_are_accepted(factory, column, value):
+    row = factory(**{column: value})
     row.refresh_from_db()
-    assert getattr(row, column) == good[column]
+    assert getattr(row, column) == value

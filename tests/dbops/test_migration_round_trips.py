@@ -26,6 +26,7 @@ def step(migration, backwards: bool) -> None:
     current.migrate(None, plan=[(node, backwards)])
 
 
+@pytest.mark.slow  # every migration twice, and a scratch database
 @pytest.mark.django_db(transaction=True)
 def test_every_migration_steps_back_and_forth_with_rows_and_head_matches_a_fresh_head():
     plan = full_plan()

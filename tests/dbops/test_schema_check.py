@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+import dbops.schema_check
 from moderation.models import EMBEDDING_DIMENSIONS, ActionEvent, EvaluationEvent
 
 # Every check builds and drops a scratch database.
@@ -216,8 +217,6 @@ def test_model_change_without_migration_is_reported(monkeypatch):
 
 
 def test_scratch_database_is_dropped_when_the_check_fails(monkeypatch):
-    import dbops.schema_check
-
     def fail(*args, **kwargs):
         raise RuntimeError("interrupted while the scratch database exists")
 

@@ -1,8 +1,10 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from moderation.models import Moderator
+from moderation.services import moderator_create
 from moderation.validators import validate_moderator_conf
-from tests.factories import valid_conf
+from tests.factories import UserFactory, valid_conf
 
 
 def messages(conf) -> list[str]:
@@ -56,10 +58,6 @@ def test_all_problems_are_reported_at_once():
 
 @pytest.mark.django_db
 def test_full_clean_and_the_service_refuse_a_bad_conf_before_saving():
-    from moderation.models import Moderator
-    from moderation.services import moderator_create
-    from tests.factories import UserFactory
-
     with pytest.raises(ValidationError, match="conf.guidelines"):
         moderator_create(user=UserFactory(), name="bot", platform_server_id="g", conf=valid_conf(guidelines="hi"))
     assert not Moderator.objects.exists()

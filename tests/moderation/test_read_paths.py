@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from moderation.models import ActionEvent, EvaluationEvent
+from moderation.models import ActionEvent, ActionStatus, EvaluationEvent
 from tests.factories import ActionEventFactory, EvaluationEventFactory, ModeratorFactory
 
 
@@ -50,3 +50,15 @@ def test_latest_behaviour_score_per_user_sorted_highest_first():
         for event in EvaluationEvent.objects.latest_behaviour_scores(moderator.pk)
     ]
     assert latest == [("bo", 0.5), ("ana", 0.2)]
+
+
+@pytest.mark.django_db
+def test_for_moderator_lists_newest_first_and_filters_actions_by_status():
+    moderator = ModeratorFactory()
+    older, newer = EvaluationEventFactory(moderator=moderator), EvaluationEventFactory(moderator=moderator)
+    EvaluationEventFactory()  # another moderator's
+    assert list(EvaluationEvent.objects.for_moderator(moderator.pk)) == [newer, older]
+    waiting = ActionEventFactory(evaluation=older)
+    done = ActionEventFactory(evaluation=newer, status=ActionStatus.COMPLETED)
+    assert list(ActionEvent.objects.for_moderator(moderator.pk)) == [done, waiting]
+    assert list(ActionEvent.objects.for_moderator(moderator.pk, status=ActionStatus.AWAITING_APPROVAL)) == [waiting]
