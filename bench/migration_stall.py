@@ -2,19 +2,23 @@
 
     python -m bench.migration_stall [--rows 1000000] [--rate 200]      (or `make bench`)
 
-A throwaway embedded PostgreSQL in a temporary folder gets the schema (`migrate`) and N evaluation
-events. A writer process inserts one event at a time, timing every insert, through three phases:
+A throwaway embedded PostgreSQL in a temporary folder gets the schema (`migrate`) and N events in
+bench_stall_events, the fixture app bench.stallapp's copy of evaluation_events (same columns, foreign
+key and B-tree indexes). A writer process inserts one event at a time, timing every insert, through
+three phases:
 
     baseline  nothing else happens;
-    naive     Django's default: AddField + AddIndex in one atomic migration, no lock_timeout, so the
-              ACCESS EXCLUSIVE lock of ADD COLUMN is held until the plain CREATE INDEX has scanned
-              the whole table, and every insert waits for the build;
-    ours      the house way: lock_timeout set, AddField in its own migration (a catalog-only change,
-              the lock lasts milliseconds), then AddIndexConcurrently in a non-atomic migration,
-              whose SHARE UPDATE EXCLUSIVE lock lets inserts through while the index is built.
+    naive     Django's default: `migrate stallapp 0002` with Django's own migrate command, AddField +
+              AddIndex in one atomic migration, no lock_timeout, so the ACCESS EXCLUSIVE lock of ADD
+              COLUMN is held until the plain CREATE INDEX has scanned the whole table, and every insert
+              waits for the build;
+    ours      the house way: `migrate stallapp 0005` with the project's migrate (advisory lock,
+              lock_timeout, maintenance_work_mem), AddField in its own migration (a catalog-only
+              change, the lock lasts milliseconds), then AddIndexConcurrently in a non-atomic
+              migration, whose SHARE UPDATE EXCLUSIVE lock lets inserts through while it builds.
 
-Both migrations run through Django's own operations and schema editor, as `migrate` would run them.
-It prints the timings; it asserts nothing about them. Real errors exit non-zero.
+Both are real migration files (bench/stallapp/migrations) run by `call_command("migrate")`. It prints
+the timings; it asserts nothing about them. Real errors exit non-zero.
 """
 
 import argparse
@@ -26,7 +30,6 @@ import tempfile
 import time
 import uuid
 from array import array
-from urllib.parse import quote
 
 DATABASE = "bench"
 TARGET_MS = 1000
@@ -37,14 +40,14 @@ BASELINE_SECONDS = 5.0
 # One statement, all server-side: no Python list of a million rows. event_id comes from uuidv7().
 # `%%` because Django's cursor reads `%` as a placeholder when params are given.
 LOAD_SQL = """
-INSERT INTO evaluation_events (moderator_id, platform_user_id, severity_score, behaviour_score, context, created_at)
+INSERT INTO bench_stall_events (moderator_id, platform_user_id, severity_score, behaviour_score, context, created_at)
 SELECT %s, 'user-' || (g %% 5000), random(), random(), jsonb_build_object('content', 'message ' || g),
        now() - g * interval '1 second'
 FROM generate_series(1, %s) g
 """
 
 WRITER_SQL = """
-INSERT INTO evaluation_events (moderator_id, platform_user_id, severity_score, behaviour_score, context)
+INSERT INTO bench_stall_events (moderator_id, platform_user_id, severity_score, behaviour_score, context)
 VALUES (%s, %s, %s, %s, %s)
 """
 
@@ -141,8 +144,12 @@ def measure(name: str, conninfo: dict, moderator_id, rate: float, action) -> Pha
 # -- the migrations, through Django's operations ---------------------------------------------------
 
 
+# What the report lists: the schema changes and the session settings, not migrate's bookkeeping queries.
+SHOWN_STATEMENTS = ("ALTER", "CREATE", "DROP", "SET", "RESET", "SELECT set_config", "SELECT pg_advisory")
+
+
 def statement_recorder():
-    """An execute wrapper that keeps each statement the schema editor runs, with its duration."""
+    """An execute wrapper that keeps each schema statement migrate runs, with its duration."""
     statements = []
 
     def record(execute, sql, params, many, context):
@@ -150,74 +157,41 @@ def statement_recorder():
         try:
             return execute(sql, params, many, context)
         finally:
-            statements.append((" ".join(sql.split()), time.monotonic() - started))
+            if sql.lstrip().startswith(SHOWN_STATEMENTS):
+                statements.append((" ".join(sql.split()), time.monotonic() - started))
 
     return statements, record
 
 
-def apply_operations(operations, schema_editor, state):
-    """What the executor does per operation: advance the project state, then change the database."""
-    for operation in operations:
-        new_state = state.clone()
-        operation.state_forwards("moderation", new_state)
-        operation.database_forwards("moderation", schema_editor, state, new_state)
-        state = new_state
-    return state
+def migrate_recording(command, target: str) -> list:
+    """Run `migrate stallapp <target>` with `command`, returning the statements it ran."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    statements, record = statement_recorder()
+    with connection.execute_wrapper(record):
+        call_command(command, "stallapp", target, verbosity=0)
+    return statements
 
 
 def naive_migration() -> list:
-    from django.db import connection, models
-    from django.db.migrations.loader import MigrationLoader
-    from django.db.migrations.operations import AddField, AddIndex
+    from django.core.management.commands.migrate import Command as DjangoMigrate
+    from django.db import connection
 
-    operations = [
-        AddField("evaluationevent", "bench_naive", models.BooleanField(null=True)),
-        AddIndex(
-            "evaluationevent", models.Index(fields=["platform_user_id", "severity_score"], name="bench_naive_idx")
-        ),
-    ]
-    state = MigrationLoader(connection).project_state()
-    statements, record = statement_recorder()
-    with connection.execute_wrapper(record):
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = 0")  # the server default: wait for a lock as long as it takes
-        # atomic=True, as for any migration without `atomic = False`: one transaction for both operations.
-        with connection.schema_editor() as schema_editor:
-            apply_operations(operations, schema_editor, state)
-    return statements
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = 0")  # the server default: wait for a lock as long as it takes
+    return migrate_recording(DjangoMigrate(), "0002_naive_column_and_index")
 
 
 def our_migration() -> list:
-    from django.contrib.postgres.operations import AddIndexConcurrently
-    from django.db import connection, models
-    from django.db.migrations.loader import MigrationLoader
-    from django.db.migrations.operations import AddField
-
-    from dbops.locking import migration_session
-
-    statements, record = statement_recorder()
-    state = MigrationLoader(connection).project_state()
-    # The session `manage.py migrate` runs in: the advisory lock, lock_timeout, maintenance_work_mem.
-    with connection.execute_wrapper(record), migration_session(connection):
-        # Migration 1, the schema change: a nullable column without a default is catalog-only.
-        with connection.schema_editor() as schema_editor:
-            state = apply_operations(
-                [AddField("evaluationevent", "bench_ours", models.BooleanField(null=True))], schema_editor, state
-            )
-        # Migration 2, the index build: `atomic = False`, as CREATE INDEX CONCURRENTLY requires.
-        with connection.schema_editor(atomic=False) as schema_editor:
-            index = models.Index(fields=["platform_user_id", "severity_score"], name="bench_ours_idx")
-            apply_operations([AddIndexConcurrently(model_name="evaluationevent", index=index)], schema_editor, state)
-    return statements
+    return migrate_recording("migrate", "0005_add_index_concurrently")
 
 
 def undo_naive_migration() -> None:
     """Drop the naive column and index, so the house migration starts from the same table."""
-    from django.db import connection
+    from django.core.management import call_command
 
-    with connection.cursor() as cursor:
-        cursor.execute("DROP INDEX bench_naive_idx")
-        cursor.execute("ALTER TABLE evaluation_events DROP COLUMN bench_naive")
+    call_command("migrate", "stallapp", "0003_undo_naive", verbosity=0)
 
 
 def idle() -> list:
@@ -232,19 +206,25 @@ def load_events(rows: int):
     """One user, one moderator, then `rows` events in one INSERT … SELECT; returns the moderator's id."""
     from django.db import connection
 
-    from tests.factories import ModeratorFactory
+    from accounts.models import User
+    from moderation.services import moderator_create
 
-    moderator = ModeratorFactory()  # its SubFactory creates the user
+    user = User.objects.create_user(username="bench", email="bench@example.com")
+    conf = {
+        "guild_id": 1, "channel_ids": [1], "guild_summary": "A benchmark guild", "guidelines": "Be kind to each other.",
+        "actions": [{"type": "reply", "requires_approval": False}],
+    }  # fmt: skip
+    moderator = moderator_create(user=user, name="bench", platform_server_id="1", conf=conf)
     started = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute(LOAD_SQL, [moderator.pk, rows])
         loaded = time.monotonic()
         # Fresh statistics and visibility map, as on a table autovacuum has kept up with.
-        cursor.execute("VACUUM ANALYZE evaluation_events")
+        cursor.execute("VACUUM ANALYZE bench_stall_events")
         # Flush the load's dirty pages now, not during a measurement.
         cursor.execute("CHECKPOINT")
     print(
-        f"loaded {rows:,} evaluation events in {loaded - started:.1f} s "
+        f"loaded {rows:,} events into bench_stall_events in {loaded - started:.1f} s "
         f"(+ VACUUM ANALYZE and CHECKPOINT {time.monotonic() - loaded:.1f} s)",
         flush=True,
     )
@@ -296,6 +276,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from devdb.server import EmbeddedPostgres
+    from gova.database_url import url_for
 
     # Not under the project or a private tmp_path: as root the server runs as another OS user,
     # who must be able to enter this folder (0o711 lets it traverse, not list).
@@ -306,17 +287,20 @@ def main(argv=None) -> int:
     try:
         conninfo = create_database(server.ensure_running())
         # Before django.setup(): settings read DATABASE_URL once, and it beats .env.
-        os.environ["DATABASE_URL"] = (
-            f"postgres://{quote(conninfo['user'])}:{quote(conninfo['password'], safe='')}"
-            f"@{conninfo['host']}:{conninfo['port']}/{DATABASE}"
+        os.environ["DATABASE_URL"] = url_for(
+            user=conninfo["user"],
+            password=conninfo["password"],
+            host=conninfo["host"],
+            port=conninfo["port"],
+            name=DATABASE,
         )
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gova.settings")
+        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"  # the project's, plus bench.stallapp
         import django
         from django.core.management import call_command
 
         django.setup()
         django_ready = True
-        call_command("migrate", verbosity=0)
+        call_command("migrate", "stallapp", "0001_initial", verbosity=0)  # the phases apply the rest
         moderator_id = load_events(args.rows)
 
         phases = [measure("baseline", conninfo, moderator_id, args.rate, idle)]
