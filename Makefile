@@ -2,7 +2,7 @@
 # `make test` runs every test (PostgreSQL 18, then PostgreSQL 16 for compatibility).
 PYTHON := .venv/bin/python
 
-.PHONY: run setup test lint test-pg18 test-pg16 bench db-stop
+.PHONY: run setup test test-quick lint test-pg18 test-pg16 bench db-stop
 
 run: setup
 	$(PYTHON) manage.py migrate
@@ -15,6 +15,10 @@ setup:
 test: setup lint
 	$(PYTHON) -m pytest
 	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
+
+# The inner loop: no extra servers, subprocesses or scratch databases (make test runs those too).
+test-quick: setup
+	$(PYTHON) -m pytest -m "not slow"
 
 lint: setup
 	.venv/bin/ruff check .
