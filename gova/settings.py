@@ -27,11 +27,28 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# HTTPS in production (README "Production settings"; `check --deploy` is clean with them).
+# One switch for what is all or nothing behind TLS: redirect plain HTTP, cookies only over HTTPS.
+HTTPS = env.bool("DJANGO_HTTPS", default=False)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+# Browsers remember HSTS for this long: raise it once HTTPS works (31536000 = one year).
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+# Behind a proxy that ends TLS: "HTTP_X_FORWARDED_PROTO,https" (the header the proxy sets, and its value).
+# Only when the proxy overwrites that header: a client could send it otherwise.
+SECURE_PROXY_SSL_HEADER = tuple(env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[])) or None
+if SECURE_PROXY_SSL_HEADER is not None and len(SECURE_PROXY_SSL_HEADER) != 2:
+    raise ImproperlyConfigured("DJANGO_SECURE_PROXY_SSL_HEADER must be HEADER,VALUE, e.g. HTTP_X_FORWARDED_PROTO,https")
+
 # django-fernet-encrypted-fields derives its keys from SECRET_KEY (+ fallbacks) and these salts.
 # The first salt encrypts; every salt decrypts, so a new salt goes first and the old ones stay
 # until `manage.py reencrypt_fields` has rewritten every row.
 SALT_KEY = env.list("FIELD_ENCRYPTION_SALT_KEYS")
-if not all(SALT_KEY):
+# env.list drops empty items: "" and "," both give [], which would start and then fail every read.
+if not SALT_KEY or not all(salt.strip() for salt in SALT_KEY):
     raise ImproperlyConfigured("FIELD_ENCRYPTION_SALT_KEYS must list at least one non-empty salt")
 
 INSTALLED_APPS = [
