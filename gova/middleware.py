@@ -16,7 +16,7 @@ class RejectNulCharacters:
         parameters = [*request.GET.lists()]
         if request.method == "POST":  # form bodies (urlencoded or multipart); other bodies parse to nothing
             parameters += request.POST.lists()
-        texts = [request.path, *(key for key, _ in parameters), *(value for _, values in parameters for value in values)]
+        texts = [request.path, *(key for key, _ in parameters), *(v for _, values in parameters for v in values)]
         if any("\x00" in text for text in texts):
             raise BadRequest("NUL character in the request")
         return self.get_response(request)

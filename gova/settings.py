@@ -54,7 +54,7 @@ if not SALT_KEY or not all(salt.strip() for salt in SALT_KEY):
 INSTALLED_APPS = [
     "dbops",  # first: its pre_migrate check stops a migrate on a server without pgvector
     "devdb",
-    "django.contrib.admin",
+    "gova.secret_admin.SecretSafeAdminConfig",  # django.contrib.admin whose every ModelAdmin keeps secrets out
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
