@@ -10,7 +10,7 @@ delete) without the key, so a row that no configured key opens is still listed, 
 
 import json
 
-from cryptography.fernet import InvalidToken
+from cryptography.fernet import Fernet, InvalidToken
 from django.core.signals import setting_changed
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
@@ -119,6 +119,14 @@ class EncryptedJSONField(EncryptedFieldMixin, models.CharField):
                 "(DJANGO_SECRET_KEY, DJANGO_SECRET_KEY_FALLBACKS, FIELD_ENCRYPTION_SALT_KEYS): "
                 "a key it was written with is missing"
             ) from None
+
+    def is_current(self, token: str) -> bool:
+        """Whether the current (first) key wrote this token: reencrypt_fields leaves such rows alone."""
+        try:
+            Fernet(self.keys[0]).decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
     def rotate(self, token: str) -> str:
         """The same payload re-encrypted with the current (first) key."""
