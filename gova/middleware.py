@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import BadRequest
 
 
@@ -20,3 +21,12 @@ class RejectNulCharacters:
         if any("\x00" in text for text in texts):
             raise BadRequest("NUL character in the request")
         return self.get_response(request)
+
+
+def client_ip(request) -> str | None:
+    """The client's address for login throttling: GOVA_CLIENT_IP_HEADER behind a proxy, else REMOTE_ADDR.
+
+    The header must be one the proxy overwrites with a single address (X-Real-IP). Not X-Forwarded-For:
+    its left-most entry is whatever the client sent."""
+    header = settings.GOVA_CLIENT_IP_HEADER
+    return (header and request.META.get(header)) or request.META.get("REMOTE_ADDR")
