@@ -14,6 +14,8 @@ A system check fails when any admin site holds a ModelAdmin that is not guarded.
 Secret fields are declared on the field (gova.secret_fields).
 """
 
+import functools
+
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.admin.sites import all_sites
@@ -94,6 +96,13 @@ def _non_null_foreign_keys(model, depth):
     }
 
 
+@functools.cache
+def _secret_changelist(changelist):
+    if issubclass(changelist, SecretChangeList):
+        return changelist
+    return type(changelist.__name__, (SecretChangeList, changelist), {})
+
+
 class SecretGuard:
     """Mixed into every registered ModelAdmin by SecretSafeAdminSite (see the module docstring)."""
 
@@ -103,10 +112,7 @@ class SecretGuard:
         return super().lookup_allowed(lookup, value, request)
 
     def get_changelist(self, request, **kwargs):
-        changelist = super().get_changelist(request, **kwargs)
-        if issubclass(changelist, SecretChangeList):
-            return changelist
-        return type(changelist.__name__, (SecretChangeList, changelist), {})
+        return _secret_changelist(super().get_changelist(request, **kwargs))
 
     def _refuse_secrets(self, option, items):
         problems = secret_references(self, option, items)
