@@ -6,7 +6,8 @@ The default admin site wraps each ModelAdmin it registers in SecretGuard, which
   answered before any query runs, so neither the result nor its timing says anything;
 - refuses list_display, list_filter, search_fields, ordering, sortable_by, date_hierarchy,
   list_editable and readonly_fields that name one (`?o=` and `?q=` only reach what these name),
-  at `manage.py check` for the declared options and on each request for computed ones;
+  at `manage.py check` for the declared options and on each request for computed ones, and a form
+  that would show one (the password's masked hash widget excepted);
 - defers the secret fields of every model a changelist joins (list_select_related), so a list of
   moderators does not read, let alone decrypt, its owners' secrets.
 A system check fails when any admin site holds a ModelAdmin that is not guarded.
@@ -140,6 +141,19 @@ class SecretGuard:
 
     def get_readonly_fields(self, request, obj=None):
         return self._refuse_secrets("readonly_fields", super().get_readonly_fields(request, obj))
+
+    def get_form(self, request, obj=None, **kwargs):
+        from django.contrib.auth.forms import ReadOnlyPasswordHashField  # imports models: not at app loading
+
+        form = super().get_form(request, obj, **kwargs)
+        secrets = set(secret_field_names(self.model))
+        for name, form_field in form.base_fields.items():
+            # The password's own widget shows the hash's algorithm and a masked summary, never the hash.
+            if name in secrets and not isinstance(form_field, ReadOnlyPasswordHashField):
+                raise ImproperlyConfigured(
+                    f"{type(self).__name__} puts the secret field {self.model.__name__}.{name} in its form"
+                )
+        return form
 
 
 def guarded(admin_class):

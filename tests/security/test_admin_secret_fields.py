@@ -102,3 +102,22 @@ def test_options_computed_per_request_are_refused_too():
     site.register(User, ComputedAdmin)
     with pytest.raises(ImproperlyConfigured, match="User.jwt"):
         site._registry[User].get_search_fields(RequestFactory().get("/"))
+
+
+def test_a_form_showing_a_secret_field_is_refused(admin_user):
+    class FormAdmin(admin.ModelAdmin):
+        fields = ("username", "jwt")
+
+    site = SecretSafeAdminSite(name="form")
+    site.register(User, FormAdmin)
+    request = RequestFactory().get("/")
+    request.user = admin_user
+    with pytest.raises(ImproperlyConfigured, match="User.jwt"):
+        site._registry[User].get_form(request)
+
+
+@pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda model: model._meta.label)
+def test_every_guarded_admin_still_renders_its_list_and_add_pages(admin_client, model):
+    opts = model._meta
+    assert admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
+    assert admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add")).status_code in (200, 403)
