@@ -163,8 +163,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # dictConfig, then every log record has the row PostgreSQL quotes in constraint errors redacted
-# (it carries password hashes and jwts): gova.log_redaction.
-LOGGING_CONFIG = "gova.log_redaction.configure_logging"
+# (it carries password hashes and jwts): gova.redaction.
+LOGGING_CONFIG = "gova.redaction.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
