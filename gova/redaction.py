@@ -59,7 +59,10 @@ def install_on_connection(sender, connection, **kwargs):
 
 class RedactFailingRows(logging.Filter):
     def filter(self, record):
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # bad arguments: logging reports that itself when the record is emitted
+            message = ""
         if FAILING_ROW.search(message):
             record.msg, record.args = redact(message), None
         if record.exc_info and record.exc_info[1] is not None:
