@@ -132,6 +132,8 @@ AXES_FAILURE_LIMIT = env.int("GOVA_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("GOVA_LOGIN_LOCKOUT_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+# Off: a banner on every manage.py command. Failures and lock-outs are still logged (warnings).
+AXES_VERBOSE = False
 # Behind a proxy every request comes from the proxy's address: name the header it sets to the
 # client's (HTTP_X_REAL_IP), or one attacker locks every admin out by address.
 GOVA_CLIENT_IP_HEADER = env.str("GOVA_CLIENT_IP_HEADER", default="")
