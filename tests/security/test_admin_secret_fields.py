@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from gova.secret_admin import SecretGuard, SecretSafeAdminSite, check_secret_fields_are_guarded
-from moderation.models import Moderator
+from moderation.models import ActionEvent, Moderator
 from tests.factories import ModeratorFactory, UserFactory
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.secret-jwt"
@@ -121,3 +121,17 @@ def test_every_guarded_admin_still_renders_its_list_and_add_pages(admin_client, 
     opts = model._meta
     assert admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
     assert admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add")).status_code in (200, 403)
+
+
+@pytest.mark.django_db
+def test_a_changelist_following_every_foreign_key_selects_no_secret(admin_user):
+    class EveryJoinAdmin(admin.ModelAdmin):
+        list_select_related = True  # moderator -> user and evaluation -> moderator -> user
+
+    site = SecretSafeAdminSite(name="joins")
+    site.register(ActionEvent, EveryJoinAdmin)
+    request = RequestFactory().get("/")
+    request.user = admin_user
+    sql = str(site._registry[ActionEvent].get_changelist_instance(request).queryset.query)
+    assert sql.count('JOIN "users"') == 2  # the moderator's owner and the evaluation's moderator's owner
+    assert not any(column in sql for column in ("jwt", "password", "discord_oauth_payload"))
