@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.fields import EncryptedJSONField
 from gova.db import uuid7_primary_key
+from gova.secret_fields import secret
 
 
 class PricingTier(models.TextChoices):
@@ -42,8 +43,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # A CharField: EmailField forces varchar(254), and the original column is unbounded.
     email = models.CharField(max_length=None, unique=True, validators=[validate_email])
     # Unbounded like the original: argon2id PHC strings from the old service fit as they are.
-    password = models.CharField(max_length=None)
-    jwt = models.CharField(max_length=None, null=True, blank=True, help_text="Last issued token; never displayed.")
+    password = secret(models.CharField(max_length=None))
+    jwt = secret(
+        models.CharField(max_length=None, null=True, blank=True, help_text="Last issued token; never displayed.")
+    )
     discord_oauth_payload = EncryptedJSONField(null=True, blank=True)
     pricing_tier = models.CharField(
         max_length=None, choices=PricingTier, default=PricingTier.FREE, db_default=PricingTier.FREE

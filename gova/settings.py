@@ -4,6 +4,7 @@
 `.env.example` lists every key.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -27,29 +28,48 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# HTTPS in production (README "Production settings"; `check --deploy` is clean with them).
+# One switch for what is all or nothing behind TLS: redirect plain HTTP, cookies only over HTTPS.
+HTTPS = env.bool("DJANGO_HTTPS", default=False)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+# Browsers remember HSTS for this long: raise it once HTTPS works (31536000 = one year).
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+# Behind a proxy that ends TLS: "HTTP_X_FORWARDED_PROTO,https" (the header the proxy sets, and its value).
+# Only when the proxy overwrites that header: a client could send it otherwise.
+SECURE_PROXY_SSL_HEADER = tuple(env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[])) or None
+if SECURE_PROXY_SSL_HEADER is not None and len(SECURE_PROXY_SSL_HEADER) != 2:
+    raise ImproperlyConfigured("DJANGO_SECURE_PROXY_SSL_HEADER must be HEADER,VALUE, e.g. HTTP_X_FORWARDED_PROTO,https")
+
 # django-fernet-encrypted-fields derives its keys from SECRET_KEY (+ fallbacks) and these salts.
 # The first salt encrypts; every salt decrypts, so a new salt goes first and the old ones stay
 # until `manage.py reencrypt_fields` has rewritten every row.
 SALT_KEY = env.list("FIELD_ENCRYPTION_SALT_KEYS")
-if not all(SALT_KEY):
+# env.list drops empty items: "" and "," both give [], which would start and then fail every read.
+if not SALT_KEY or not all(salt.strip() for salt in SALT_KEY):
     raise ImproperlyConfigured("FIELD_ENCRYPTION_SALT_KEYS must list at least one non-empty salt")
 
 INSTALLED_APPS = [
     "dbops",  # first: its pre_migrate check stops a migrate on a server without pgvector
     "devdb",
-    "django.contrib.admin",
+    "gova.secret_admin.SecretSafeAdminConfig",  # django.contrib.admin whose every ModelAdmin keeps secrets out
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "axes",  # admin login throttling, see AXES_* below
     "accounts",
     "moderation",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gova.middleware.RejectNulCharacters",  # before anything reads parameters into a query
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires: answers locked-out logins
 ]
 
 ROOT_URLCONF = "gova.urls"
@@ -100,6 +121,26 @@ GOVA_BACKUP_MAX_AGE_HOURS = env.float("GOVA_BACKUP_MAX_AGE_HOURS", default=24)
 
 AUTH_USER_MODEL = "accounts.User"
 
+# django-axes first: it refuses a locked-out login before any password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Admin login throttling (README "Admin login"). A username is locked after GOVA_LOGIN_FAILURE_LIMIT
+# failures from anywhere, and so is an IP address whatever usernames it tried. Each failure costs
+# ~250 ms of Argon2: unthrottled, 40 guesses took 10 s. Unlock: manage.py axes_reset_username NAME,
+# axes_reset_ip ADDRESS, or axes_reset for everything.
+AXES_FAILURE_LIMIT = env.int("GOVA_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("GOVA_LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Off: a banner on every manage.py command. Failures and lock-outs are still logged (warnings).
+AXES_VERBOSE = False
+# Behind a proxy every request comes from the proxy's address: name the header it sets to the
+# client's (HTTP_X_REAL_IP), or one attacker locks every admin out by address.
+GOVA_CLIENT_IP_HEADER = env.str("GOVA_CLIENT_IP_HEADER", default="")
+AXES_CLIENT_IP_CALLABLE = "gova.middleware.client_ip"
+
 # Argon2 first: the old service's hashes are argon2id, and new ones should be too.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -125,6 +166,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# dictConfig, then every log record has the row PostgreSQL quotes in constraint errors redacted
+# (it carries password hashes and jwts): gova.redaction.
+LOGGING_CONFIG = "gova.redaction.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
