@@ -98,13 +98,17 @@ GOVA_BACKUP_DIR = Path(env.str("GOVA_BACKUP_DIR", default="") or BASE_DIR / "bac
 
 AUTH_USER_MODEL = "accounts.User"
 
-# Argon2 first: the old service's hashes are argon2id, and new ones should be too.
+# Argon2id with the old service's parameters first: legacy hashes verify without a rehash, and every new
+# hash is one the old service can verify after `adopt_alembic_db --revert` (accounts/hashers.py).
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.LegacyParametersArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+
+# The old service logged users in by email; Django and the admin by username. Both work.
+AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrEmailBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
