@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.models import CheckConstraint
 from django.db.migrations.recorder import MigrationRecorder
 
 from accounts import legacy
@@ -242,6 +244,19 @@ def build_baseline_schema(scratch) -> list:
     return [(m.app_label, m.name) for m in migrations]
 
 
+def baseline_check_sql(connection) -> dict:
+    """(table, name) -> "CHECK (...)" for every check constraint of the baseline, as its migration wrote it."""
+    state = MigrationLoader(None, ignore_no_migrations=True).project_state(BASELINE_TARGETS)
+    schema_editor = connection.SchemaEditorClass(connection, collect_sql=True)
+    checks = {}
+    for model in state.apps.get_models():
+        for constraint in model._meta.constraints:
+            if isinstance(constraint, CheckConstraint):
+                expression = constraint._get_check_sql(model, schema_editor)
+                checks[(model._meta.db_table, constraint.name)] = f"CHECK ({expression})"
+    return checks
+
+
 def legacy_catalog(connection) -> dict:
     with scratch_database(connection) as scratch:
         build_legacy_schema(scratch)
@@ -384,7 +399,7 @@ def adoption_plan(connection, key: bytes | None) -> Plan:
                 f"{LEGACY_HEAD}; nothing was changed. Differences (- missing, + unexpected, ~ different):\n  "
                 + "\n  ".join(differences)
             )
-        bridge_ = bridge(connection, scratch)
+        bridge_ = bridge(connection, scratch, check_sql=baseline_check_sql(connection))
     violations = find_violations(connection, bridge_, live)
     if violations:
         raise AdoptionRefused(violations_report(violations, connection))

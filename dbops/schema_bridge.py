@@ -35,19 +35,24 @@ class Bridge:
     dropped_columns: list  # (table, column) only the live database has
 
 
-def bridge(live_connection, reference_connection) -> Bridge:
+def bridge(live_connection, reference_connection, check_sql: dict | None = None) -> Bridge:
+    """`check_sql`: (table, name) -> "CHECK (...)" as first written. PostgreSQL keeps only the parsed
+    expression, and pg_get_constraintdef's text parses to a different tree (ARRAY[...]::text[] becomes
+    ARRAY[(...)::text, ...]), which schema_check would call drift."""
     live = read_catalog(live_connection)
     reference = read_catalog(reference_connection)
     with reference_connection.cursor() as cursor:
-        return _plan(live, reference, cursor, quote=live_connection.ops.quote_name)
+        return _plan(live, reference, cursor, quote=live_connection.ops.quote_name, check_sql=check_sql or {})
 
 
-def _plan(live: dict, reference: dict, ref, quote) -> Bridge:
+def _plan(live: dict, reference: dict, ref, quote, check_sql: dict) -> Bridge:
     missing = [obj for key, obj in reference.items() if key not in live]
     extra = [obj for key, obj in live.items() if key not in reference]
     new_tables = {obj.group for obj in missing if obj.kind == "table"}
     old_tables = {obj.group for obj in extra if obj.kind == "table"}
-    missing = [obj for obj in missing if obj.kind == "table" or obj.group not in new_tables]
+    # A new table's columns go into its CREATE TABLE; its constraints, indexes and triggers are added after.
+    missing = [obj for obj in missing if obj.kind != "column" or obj.group not in new_tables]
+    # A dropped table takes everything on it along.
     extra = [obj for obj in extra if obj.kind == "table" or obj.group not in old_tables]
 
     renames = []
@@ -121,7 +126,9 @@ def _plan(live: dict, reference: dict, ref, quote) -> Bridge:
 
     for kind in ("primary key", "unique constraint", "check constraint", "exclusion constraint", "foreign key"):
         for obj in of(missing, kind):
-            statements.append(_add_constraint(ref, obj, quote, existing_table=obj.group not in new_tables))
+            statements.append(
+                _add_constraint(ref, obj, quote, existing_table=obj.group not in new_tables, check_sql=check_sql)
+            )
     for obj in of(missing, "index"):
         ref.execute("SELECT pg_get_indexdef(to_regclass(%s))", [quote(obj.name)])
         statements.append(Statement(ref.fetchone()[0], obj.group))
@@ -183,12 +190,16 @@ def _alter_column(found, wanted, quote) -> list:
     return statements
 
 
-def _add_constraint(ref, obj, quote, *, existing_table: bool) -> Statement:
+def _add_constraint(ref, obj, quote, *, existing_table: bool, check_sql: dict) -> Statement:
     ref.execute(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(%s) AND conname = %s",
         [quote(obj.group), obj.name],
     )
     definition = ref.fetchone()[0]
+    if obj.kind == "check constraint":
+        if (obj.group, obj.name) not in check_sql:
+            raise BridgeError(f"check constraint {obj.name} on {obj.group}: no source SQL to create it from")
+        definition = check_sql[(obj.group, obj.name)]
     validates = ()
     if existing_table and obj.kind in {"check constraint", "foreign key", "unique constraint", "primary key"}:
         validates = (obj.kind, obj.group, obj.name, definition, _constraint_columns(ref, obj, quote))

@@ -118,8 +118,8 @@ def test_adopt_check_log_in_and_revert(legacy_db):
     # A dry run prints the whole plan and changes nothing.
     dry = legacy_db.manage("adopt_alembic_db", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "ALTER INDEX ix_action_events_action_type RENAME TO action_type_idx" in dry.stdout
-    assert "ADD CONSTRAINT evaluation_severity_range CHECK" in dry.stdout
+    assert 'ALTER INDEX "ix_action_events_action_type" RENAME TO "action_type_idx"' in dry.stdout
+    assert 'ADD CONSTRAINT "evaluation_severity_range" CHECK' in dry.stdout
     assert "OAuth payloads: 1 encrypted, 1 plaintext re-encrypted" in dry.stdout
     assert f"{dave.user_id}: the legacy key does not open it" in dry.stdout
     assert "accounts.0001_initial" in dry.stdout
