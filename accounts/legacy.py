@@ -68,9 +68,13 @@ def payload_open(stored: str, *, user_id: str, key: bytes | None):
             raise UnreadablePayload("the legacy key does not open it (another key, or another user's payload)")
         return json.loads(plaintext), "encrypted"
     try:
-        return json.loads(stored), "plaintext"
+        document = json.loads(stored)
     except ValueError:
-        raise UnreadablePayload("neither a legacy AES-GCM envelope nor JSON") from None
+        document = None
+    # Discord's token response is an object; "null" or a bare string read as JSON would lose the value.
+    if not isinstance(document, dict):
+        raise UnreadablePayload("neither a legacy AES-GCM envelope nor a JSON object")
+    return document, "plaintext"
 
 
 def payload_seal(document, *, user_id: str, key: bytes) -> str:

@@ -449,12 +449,16 @@ def migrations_after_baseline(connection) -> list:
     return [migration for migration, backwards in executor.migration_plan(BASELINE_TARGETS) if backwards]
 
 
-def revert_plan(connection, key: bytes | None) -> Plan:
+def ensure_revertible(connection) -> None:
     state = database_state(connection)
     if state == "legacy":
         raise NothingToDo("nothing to do: this database is the old service's already (alembic_version is there).")
     if state == "other":
         raise AdoptionRefused("this database was never adopted from the old service; nothing was changed.")
+
+
+def revert_plan(connection, key: bytes | None) -> Plan:
+    ensure_revertible(connection)
     with scratch_database(connection) as scratch:
         build_legacy_schema(scratch)
         expected_legacy = read_catalog(scratch)
@@ -495,6 +499,7 @@ def undo_later_migrations(connection, say: Callable) -> None:
 
 
 def revert(connection, key: bytes | None, say: Callable) -> Plan:
+    ensure_revertible(connection)
     _require_key_for_payloads(connection, key, verb="revert")
     undo_later_migrations(connection, say)
     with transaction.atomic(using=connection.alias):

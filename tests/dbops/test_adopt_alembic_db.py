@@ -210,7 +210,7 @@ def test_rows_breaking_our_constraints_are_listed_and_nothing_changes(legacy_db)
     with legacy_db.connect() as db:
         [(event_id,)] = db.execute(
             "UPDATE evaluation_events SET severity_score = 1.7 WHERE event_id = "
-            "(SELECT min(event_id) FROM evaluation_events) RETURNING event_id::text"
+            "(SELECT event_id FROM evaluation_events ORDER BY event_id LIMIT 1) RETURNING event_id::text"
         ).fetchall()
         db.execute("UPDATE moderators SET status = 'paused' WHERE name = 'mod 0'")
     before = legacy_db.catalog()
