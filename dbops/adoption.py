@@ -13,10 +13,13 @@ the baseline migrations (or the legacy DDL), so the result is what `schema_check
 import json
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.apps import apps
+from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.models import CheckConstraint
@@ -33,6 +36,7 @@ from dbops.legacy_schema import (
     LEGACY_TABLES,
     database_state,
 )
+from dbops.locking import LOCK_NOT_AVAILABLE
 from dbops.operations import uuidv7_fallback_sql
 from dbops.schema_bridge import Bridge, bridge
 from dbops.schema_check import read_catalog, scratch_database
@@ -75,12 +79,19 @@ def legacy_revision(connection) -> list:
         return [row[0] for row in cursor.fetchall()]
 
 
+def project_tables() -> set:
+    """Tables this project's migrations create: those of every model, and Django's migration records."""
+    return {model._meta.db_table for model in apps.get_models(include_auto_created=True)} | {"django_migrations"}
+
+
 def legacy_schema_differences(live: dict, legacy_catalog: dict, baseline: dict) -> list[str]:
     """Tables, columns, types and nullability of the live database against the Alembic head's.
 
     Index and constraint names are not compared: the bridge renames or rebuilds whatever it finds.
-    Tables of Django's (a migrate that stopped half-way made some) are allowed; any other table is not.
+    Tables of this project's (a migrate that stopped half-way, or a `migrate --fake-initial`, made some)
+    are allowed; any other table is not.
     """
+    ours = project_tables()
     differences = []
     for key, wanted in legacy_catalog.items():
         if wanted.kind not in {"table", "column"}:
@@ -99,7 +110,7 @@ def legacy_schema_differences(live: dict, legacy_catalog: dict, baseline: dict) 
                         f"(expected {wanted.attributes[attribute]})"
                     )
     for key, found in live.items():
-        if found.kind == "table" and key not in legacy_catalog and key not in baseline:
+        if found.kind == "table" and key not in legacy_catalog and key not in baseline and found.group not in ours:
             differences.append(f"+ table {found.group}: not part of the old service's schema")
         if found.kind == "column" and found.group in LEGACY_TABLES and key not in legacy_catalog:
             differences.append(f"+ column {found.group}.{found.name}: not in the old service's schema")
@@ -399,7 +410,9 @@ def adoption_plan(connection, key: bytes | None) -> Plan:
                 f"{LEGACY_HEAD}; nothing was changed. Differences (- missing, + unexpected, ~ different):\n  "
                 + "\n  ".join(differences)
             )
-        bridge_ = bridge(connection, scratch, check_sql=baseline_check_sql(connection))
+        # Tables of later migrations that a `migrate --fake-initial` already made stay, with their records.
+        keep = project_tables() - {obj.group for obj in baseline.values()}
+        bridge_ = bridge(connection, scratch, check_sql=baseline_check_sql(connection), keep_tables=keep)
     violations = find_violations(connection, bridge_, live)
     if violations:
         raise AdoptionRefused(violations_report(violations, connection))
@@ -421,17 +434,32 @@ def _has_migrations_table(connection) -> bool:
     return _count(connection, "SELECT count(*) FROM pg_class WHERE oid = to_regclass('django_migrations')") > 0
 
 
+@contextmanager
+def _explained_lock_timeout():
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise CommandError(
+            f"a table lock was not granted within lock_timeout ({settings.GOVA_MIGRATION_LOCK_TIMEOUT}): something "
+            "still reads or writes these tables. The transaction was rolled back; nothing was changed. Stop the "
+            "old service (and every other writer) first, or raise GOVA_MIGRATION_LOCK_TIMEOUT."
+        ) from None
+
+
 def adopt(connection, key: bytes | None, say: Callable) -> Plan:
     """Adopt in one transaction; the caller holds the migration lock and runs later migrations afterwards."""
-    with transaction.atomic(using=connection.alias):
+    with _explained_lock_timeout(), transaction.atomic(using=connection.alias):
         plan = adoption_plan(connection, key)
         _require_key_for_payloads(connection, key, verb="adopt")
         kept = _kept_columns(plan.legacy_catalog)
         before = table_fingerprints(connection, kept)
-        say(f"passwords: {plan.passwords} argon2id hashes take Django's prefix")
-        _execute(connection, [PASSWORDS_TO_DJANGO], say)
-        payloads, _ = payloads_to_django(connection, key, write=True, progress=say)
-        say(f"OAuth payloads: {_describe(payloads)} re-encrypted with the encrypted field's key")
+        with _user_triggers_off(connection):
+            say(f"passwords: {plan.passwords} argon2id hashes take Django's prefix")
+            _execute(connection, [PASSWORDS_TO_DJANGO], say)
+            payloads, _ = payloads_to_django(connection, key, write=True, progress=say)
+            say(f"OAuth payloads: {_describe(payloads)} re-encrypted with the encrypted field's key")
         _run_bridge(connection, plan.bridge, say)
         recorder = MigrationRecorder(connection)
         for app, name in plan.migrations_to_record:
@@ -502,16 +530,16 @@ def revert(connection, key: bytes | None, say: Callable) -> Plan:
     ensure_revertible(connection)
     _require_key_for_payloads(connection, key, verb="revert")
     undo_later_migrations(connection, say)
-    with transaction.atomic(using=connection.alias):
+    with _explained_lock_timeout(), transaction.atomic(using=connection.alias):
         plan = revert_plan(connection, key)
         kept = _kept_columns(plan.legacy_catalog)
         before = table_fingerprints(connection, kept)
-        # Schema first: the updated_at triggers go, so converting rows leaves updated_at as it was.
         _run_bridge(connection, plan.bridge, say)
-        say(f"passwords: {plan.passwords} hashes back to the old service's PHC form")
-        _execute(connection, [PASSWORDS_TO_LEGACY], say)
-        payloads, _ = payloads_to_legacy(connection, key, write=True, progress=say)
-        say(f"OAuth payloads: {_describe(payloads)}")
+        with _user_triggers_off(connection):
+            say(f"passwords: {plan.passwords} hashes back to the old service's PHC form")
+            _execute(connection, [PASSWORDS_TO_LEGACY], say)
+            payloads, _ = payloads_to_legacy(connection, key, write=True, progress=say)
+            say(f"OAuth payloads: {_describe(payloads)}")
         with connection.cursor() as cursor:
             cursor.execute("INSERT INTO alembic_version (version_num) VALUES (%s)", [LEGACY_HEAD])
         _ensure_unchanged(before, table_fingerprints(connection, kept))
@@ -519,6 +547,17 @@ def revert(connection, key: bytes | None, say: Callable) -> Plan:
 
 
 # -- shared ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _user_triggers_off(connection):
+    """A converted row keeps its updated_at: the column's trigger (ours, or one a `migrate --fake-initial`
+    made) would stamp it. Inside the transaction, so no other writer ever sees the triggers off."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE users DISABLE TRIGGER USER")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE users ENABLE TRIGGER USER")
 
 
 def _run_bridge(connection, bridge_: Bridge, say: Callable) -> None:

@@ -99,14 +99,13 @@ def _table_exists(cursor, name: str) -> bool:
 
 
 def database_state(connection) -> str:
-    """"legacy" (the old service's tables, never adopted), "adopted" (Django migrations manage the legacy
-    tables) or "other" (empty, or a database this project made from zero)."""
+    """"legacy" (the old service's: alembic_version is there, even if a `migrate --fake-initial` recorded
+    Django migrations over it), "adopted" (Django migrations manage the legacy tables) or "other" (empty,
+    or a database this project made from zero)."""
     with connection.cursor() as cursor:
-        if not _table_exists(cursor, "alembic_version"):
-            return "adopted" if _accounts_migrated(cursor) else "other"
-        if _accounts_migrated(cursor):
-            return "adopted"
-        return "legacy"
+        if _table_exists(cursor, "alembic_version"):
+            return "legacy"
+        return "adopted" if _accounts_migrated(cursor) else "other"
 
 
 def _accounts_migrated(cursor) -> bool:
@@ -120,7 +119,7 @@ def ensure_not_legacy(connection) -> None:
     """Stop migrate before it touches a database of the old service: it would half-migrate it."""
     if database_state(connection) == "legacy":
         raise LegacyDatabase(
-            "this database belongs to the old Alembic service (alembic_version is there, Django's migrations "
-            f"are not); migrate changed nothing. Take it over with `{ADOPT_COMMAND} --dry-run`, then "
+            "this database belongs to the old Alembic service (it has an alembic_version table); migrate "
+            "changed nothing. Take it over with `{ADOPT_COMMAND} --dry-run`, then "
             f"`{ADOPT_COMMAND}` (README: Switching from the Alembic service)."
         )

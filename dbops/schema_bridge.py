@@ -35,11 +35,13 @@ class Bridge:
     dropped_columns: list  # (table, column) only the live database has
 
 
-def bridge(live_connection, reference_connection, check_sql: dict | None = None) -> Bridge:
+def bridge(live_connection, reference_connection, check_sql: dict | None = None, keep_tables=()) -> Bridge:
     """`check_sql`: (table, name) -> "CHECK (...)" as first written. PostgreSQL keeps only the parsed
     expression, and pg_get_constraintdef's text parses to a different tree (ARRAY[...]::text[] becomes
-    ARRAY[(...)::text, ...]), which schema_check would call drift."""
+    ARRAY[(...)::text, ...]), which schema_check would call drift. `keep_tables`: tables only the live
+    database has that stay as they are, with everything on them."""
     live = read_catalog(live_connection)
+    live = {key: obj for key, obj in live.items() if obj.group not in keep_tables}
     reference = read_catalog(reference_connection)
     with reference_connection.cursor() as cursor:
         return _plan(live, reference, cursor, quote=live_connection.ops.quote_name, check_sql=check_sql or {})

@@ -39,8 +39,8 @@ class LegacyDatabase:
         with self.connect() as db:
             return db.execute(sql, params).fetchall()
 
-    def manage(self, *args, key: str | None = LEGACY_KEY):
-        env = {**os.environ, "DATABASE_URL": self.url}
+    def manage(self, *args, key: str | None = LEGACY_KEY, **extra_env):
+        env = {**os.environ, "DATABASE_URL": self.url, **extra_env}
         env.pop("GOVA_LEGACY_ENCRYPTION_KEY", None)
         if key is not None:
             env["GOVA_LEGACY_ENCRYPTION_KEY"] = key
@@ -239,3 +239,54 @@ def test_a_schema_other_than_the_alembic_head_is_reported(legacy_db):
     assert result.returncode == 1
     assert "+ column users.nickname: not in the old service's schema" in result.stderr
     assert "~ column moderators.name: type text (expected character varying)" in result.stderr
+
+
+def test_a_table_lock_held_by_traffic_stops_adoption_within_lock_timeout_and_changes_nothing(legacy_db):
+    before = legacy_db.catalog()
+    passwords = legacy_db.query("SELECT password FROM users ORDER BY user_id")
+    with legacy_db.connect() as reader:
+        # An open transaction of the old service that has read the table: ALTER TABLE must wait for it.
+        reader.autocommit = False
+        reader.execute("SELECT count(*) FROM evaluation_events").fetchall()
+        result = legacy_db.manage("adopt_alembic_db", GOVA_MIGRATION_LOCK_TIMEOUT="300ms")
+        reader.rollback()
+    assert result.returncode == 1
+    assert "lock_timeout (300ms)" in result.stderr and "nothing was changed" in result.stderr
+    assert legacy_db.catalog() == before
+    assert legacy_db.query("SELECT password FROM users ORDER BY user_id") == passwords
+
+
+@pytest.mark.parametrize(
+    "earlier_attempt",
+    [
+        pytest.param("migrate", id="plain migrate that failed at accounts.0001"),
+        pytest.param("migrate --fake-initial", id="migrate --fake-initial"),
+    ],
+)
+def test_a_database_an_unguarded_migrate_already_touched_is_adopted(legacy_db, earlier_attempt):
+    """What the issue found operators doing before this command existed, replayed without the guard."""
+    checksums = legacy_db.checksums()
+    legacy_db.django(
+        "import json\n"
+        "from django.apps import apps\n"
+        "from django.core.management import call_command\n"
+        "from django.db.models.signals import pre_migrate\n"
+        "pre_migrate.disconnect(sender=apps.get_app_config('dbops'), dispatch_uid='dbops_refuse_unsafe_migrate')\n"
+        "try:\n"
+        f"    call_command('migrate', fake_initial={earlier_attempt.endswith('initial')}, verbosity=0)\n"
+        "except Exception as exc:\n"
+        "    assert 'already exists' in str(exc), exc\n"
+        "print(json.dumps({}))\n"
+    )
+    assert legacy_db.query("SELECT count(*) > 0 FROM django_migrations") == [(True,)]
+    adopted = legacy_db.manage("adopt_alembic_db")
+    assert adopted.returncode == 0, adopted.stderr + adopted.stdout
+    check = legacy_db.manage("schema_check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert legacy_db.checksums() == checksums
+    logged_in = legacy_db.django(
+        "import json\n"
+        "from django.contrib.auth import authenticate\n"
+        f"print(json.dumps(authenticate(username='{USERS[0].email}', password='{USERS[0].password}') is not None))\n"
+    )
+    assert logged_in is True
