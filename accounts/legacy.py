@@ -65,7 +65,9 @@ def payload_open(stored: str, *, user_id: str, key: bytes | None):
                 base64.b64decode(envelope["iv"]), base64.b64decode(envelope["ct"]), user_id.encode()
             )
         except (InvalidTag, ValueError, binascii.Error):
-            raise UnreadablePayload("the legacy key does not open it (another key, or another user's payload)")
+            raise UnreadablePayload(
+                "the legacy key does not open it (another key, or another user's payload)"
+            ) from None
         return json.loads(plaintext), "encrypted"
     try:
         document = json.loads(stored)

@@ -22,8 +22,8 @@ from django.core.management.base import CommandError
 from django.db import OperationalError, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
-from django.db.models import CheckConstraint
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import CheckConstraint
 
 from accounts import legacy
 from accounts.fields import DecryptionError
@@ -178,7 +178,7 @@ def _primary_key(cursor, table: str) -> str:
     return "(" + ", ".join(f"t.{c}" for c in columns) + ")" if len(columns) != 1 else f"t.{columns[0]}"
 
 
-def violations_report(violations: list[Violation], connection) -> str:
+def violations_report(violations: list[Violation]) -> str:
     total = sum(v.rows for v in violations)
     lines = [
         f"refusing to adopt: {total} row(s) break constraints the Django schema adds; nothing was changed.",
@@ -187,13 +187,15 @@ def violations_report(violations: list[Violation], connection) -> str:
     for v in violations:
         lines.append(f"  {v.table}  {v.constraint}  {v.rows}  {', '.join(v.keys)}")
     lines.append(
-        "Fix them with UPDATE or DELETE while the old service is stopped, exporting them first if they matter:"
+        "With the old service stopped, export them and then correct (UPDATE) or remove them, "
+        "in `python manage.py dbshell`:"
     )
     for v in violations:
         lines.append(
-            f"  psql \"$DATABASE_URL\" -c \"\\copy (SELECT * FROM {v.table} t WHERE {v.where}) "
-            f"TO '{v.table}-{v.constraint.replace(' ', '_')}.csv' CSV HEADER\""
+            f"  \\copy (SELECT * FROM {v.table} t WHERE {v.where}) TO '{v.table}-{v.constraint.replace(' ', '_')}.csv' "
+            "CSV HEADER"
         )
+        lines.append(f"  DELETE FROM {v.table} t WHERE {v.where};")
     lines.append(f"then run `{ADOPT_COMMAND}` again.")
     return "\n".join(lines)
 
@@ -415,7 +417,7 @@ def adoption_plan(connection, key: bytes | None) -> Plan:
         bridge_ = bridge(connection, scratch, check_sql=baseline_check_sql(connection), keep_tables=keep)
     violations = find_violations(connection, bridge_, live)
     if violations:
-        raise AdoptionRefused(violations_report(violations, connection))
+        raise AdoptionRefused(violations_report(violations))
     recorded = set(MigrationRecorder(connection).applied_migrations()) if _has_migrations_table(connection) else set()
     plan = Plan(
         "adopt",
@@ -635,4 +637,3 @@ def format_plan(plan: Plan) -> str:
         lines.append("OAuth payloads left as they are, by user id (never dropped):")
         lines.extend(f"   {user_id}: {reason}" for user_id, reason in plan.unreadable_payloads)
     return "\n".join(lines) + "\n"
-

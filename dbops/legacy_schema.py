@@ -99,7 +99,7 @@ def _table_exists(cursor, name: str) -> bool:
 
 
 def database_state(connection) -> str:
-    """"legacy" (the old service's: alembic_version is there, even if a `migrate --fake-initial` recorded
+    """ "legacy" (the old service's: alembic_version is there, even if a `migrate --fake-initial` recorded
     Django migrations over it), "adopted" (Django migrations manage the legacy tables) or "other" (empty,
     or a database this project made from zero)."""
     with connection.cursor() as cursor:

@@ -60,7 +60,9 @@ def _plan(live: dict, reference: dict, ref, quote, check_sql: dict) -> Bridge:
     renames = []
     for obj in list(missing):
         if obj.kind in RENAMEABLE_KINDS:
-            twin = next((o for o in extra if (o.group, o.kind, o.attributes) == (obj.group, obj.kind, obj.attributes)), None)
+            twin = next(
+                (o for o in extra if (o.group, o.kind, o.attributes) == (obj.group, obj.kind, obj.attributes)), None
+            )
             if twin is not None:
                 missing.remove(obj)
                 extra.remove(twin)
@@ -118,9 +120,7 @@ def _plan(live: dict, reference: dict, ref, quote, check_sql: dict) -> Bridge:
     for obj in of(missing, "column"):
         if obj.attributes["identity"] != "no" or obj.attributes["generated"] != "no":
             raise BridgeError(f"column {obj.group}.{obj.name} is an identity or generated column: add it by hand")
-        statements.append(
-            Statement(f"ALTER TABLE {quote(obj.group)} ADD COLUMN {_column_sql(obj, quote)}", obj.group)
-        )
+        statements.append(Statement(f"ALTER TABLE {quote(obj.group)} ADD COLUMN {_column_sql(obj, quote)}", obj.group))
     for found, wanted in changed:
         if wanted.kind == "extension":
             continue  # versions differ legitimately

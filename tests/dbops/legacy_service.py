@@ -189,7 +189,8 @@ def fill(db, *, evaluations: int = 30) -> list[LegacyUser]:
         }[user.payload_form](user)
         db.execute(
             "INSERT INTO users (user_id, username, email, password, jwt, discord_oauth_payload, pricing_tier, "
-            "stripe_customer_id, created_at, updated_at, verified_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "stripe_customer_id, created_at, updated_at, verified_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 user.user_id,
                 user.username,
@@ -218,27 +219,58 @@ def fill(db, *, evaluations: int = 30) -> list[LegacyUser]:
         db.execute(
             "INSERT INTO moderators (moderator_id, user_id, name, description, platform, platform_server_id, conf, "
             "status, created_at) VALUES (%s, %s, %s, %s, 'discord', %s, %s, %s, %s)",
-            [moderator_id, owner.user_id, f"mod {n}", None if n else "garden bot", str(900 + n), json.dumps(conf),
-             "online" if n else "offline", now - timedelta(days=50)],
+            [
+                moderator_id,
+                owner.user_id,
+                f"mod {n}",
+                None if n else "garden bot",
+                str(900 + n),
+                json.dumps(conf),
+                "online" if n else "offline",
+                now - timedelta(days=50),
+            ],
         )
     for n in range(evaluations):
-        context = {"message_id": str(n), "platform": "discord", "guild_id": "111", "channel_id": "1",
-                   "channel_name": "general", "user_id": f"u{n % 5}", "username": f"user{n % 5}",
-                   "content": f"message {n}", "roles": ["member"], "reply_to": None}
+        context = {
+            "message_id": str(n),
+            "platform": "discord",
+            "guild_id": "111",
+            "channel_id": "1",
+            "channel_name": "general",
+            "user_id": f"u{n % 5}",
+            "username": f"user{n % 5}",
+            "content": f"message {n}",
+            "roles": ["member"],
+            "reply_to": None,
+        }
         [(event_id,)] = db.execute(
             "INSERT INTO evaluation_events (moderator_id, platform_user_id, severity_score, behaviour_score, context, "
             "created_at) VALUES (%s, %s, %s, %s, %s, %s) RETURNING event_id",
-            [moderators[n % 2], f"u{n % 5}", round((n % 10) / 10, 2), 0.25, json.dumps(context),
-             now - timedelta(hours=n)],
+            [
+                moderators[n % 2],
+                f"u{n % 5}",
+                round((n % 10) / 10, 2),
+                0.25,
+                json.dumps(context),
+                now - timedelta(hours=n),
+            ],
         ).fetchall()
         if n % 3 == 0:
             db.execute(
                 "INSERT INTO action_events (event_id, moderator_id, platform_user_id, evaluation_id, action_type, "
                 "action_params, context, status, error_msg, reason, created_at, updated_at, executed_at) "
                 "VALUES (%s, %s, %s, %s, 'timeout', %s, %s, %s, NULL, 'spam', %s, %s, %s)",
-                [uuid.uuid4(), moderators[n % 2], f"u{n % 5}", event_id,
-                 json.dumps({"duration": 60, "user_id": f"u{n % 5}", "reason": "spam"}), json.dumps(context),
-                 "completed" if n % 2 else "awaiting_approval", now - timedelta(hours=n), now - timedelta(hours=n),
-                 now - timedelta(hours=n) if n % 2 else None],
+                [
+                    uuid.uuid4(),
+                    moderators[n % 2],
+                    f"u{n % 5}",
+                    event_id,
+                    json.dumps({"duration": 60, "user_id": f"u{n % 5}", "reason": "spam"}),
+                    json.dumps(context),
+                    "completed" if n % 2 else "awaiting_approval",
+                    now - timedelta(hours=n),
+                    now - timedelta(hours=n),
+                    now - timedelta(hours=n) if n % 2 else None,
+                ],
             )
     return USERS

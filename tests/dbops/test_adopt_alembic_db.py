@@ -152,7 +152,8 @@ def test_adopt_check_log_in_and_revert(legacy_db):
         "    out[username] = [by_email and by_email.username, by_name and by_name.username,\n"
         "                     client.login(username=email, password=password),\n"
         "                     authenticate(username=email, password='wrong') is None]\n"
-        "out['payloads'] = {u.username: u.discord_oauth_payload for u in User.objects.filter(username__in=['alice', 'bob', 'carol'])}\n"
+        "named = User.objects.filter(username__in=['alice', 'bob', 'carol'])\n"
+        "out['payloads'] = {u.username: u.discord_oauth_payload for u in named}\n"
         "print(json.dumps(out))\n"
     )
     for user in USERS:

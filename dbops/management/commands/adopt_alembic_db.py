@@ -42,9 +42,7 @@ class Command(BaseCommand):
             with migration_session(connection):
                 if revert:
                     adoption.revert(connection, key, say)
-                    self.stdout.write(
-                        self.style.SUCCESS("reverted: the old service can run on this database again.")
-                    )
+                    self.stdout.write(self.style.SUCCESS("reverted: the old service can run on this database again."))
                     return
                 adoption.adopt(connection, key, say)
                 self.stdout.write(self.style.SUCCESS("adopted; applying the migrations added since the baseline"))
