@@ -36,7 +36,7 @@ from dbops.legacy_schema import (
     LEGACY_TABLES,
     database_state,
 )
-from dbops.locking import LOCK_NOT_AVAILABLE
+from dbops.locking import is_lock_timeout
 from dbops.operations import uuidv7_fallback_sql
 from dbops.schema_bridge import Bridge, bridge
 from dbops.schema_check import read_catalog, scratch_database
@@ -441,8 +441,9 @@ def _explained_lock_timeout():
     try:
         yield
     except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+        if not is_lock_timeout(exc):
             raise
+        # Said here rather than by migration_session: adoption rolls back whole, and the writer is the old service.
         raise CommandError(
             f"a table lock was not granted within lock_timeout ({settings.GOVA_MIGRATION_LOCK_TIMEOUT}): something "
             "still reads or writes these tables. The transaction was rolled back; nothing was changed. Stop the "

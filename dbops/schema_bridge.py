@@ -9,21 +9,22 @@ has is dropped. dbops.adoption uses it both ways: the old service's schema to ou
 
 from dataclasses import dataclass
 
-from dbops.schema_check import CONSTRAINT_KINDS, RENAMEABLE_KINDS, read_catalog
+from django.core.management.base import CommandError
 
-KIND_CODES = {kind: code for code, kind in CONSTRAINT_KINDS.items()}
+from dbops.schema_check import RENAMEABLE_KINDS, read_catalog
+
 # Columns whose other attributes differ cannot be changed in place by a plain ALTER here.
 ALTERABLE_COLUMN_ATTRIBUTES = {"type", "nullability", "default"}
 
 
-class BridgeError(ValueError):
-    """A difference this module does not turn into DDL (the schema is not the one expected)."""
+class BridgeError(CommandError):
+    """A difference this module does not turn into DDL (the schema is not the one expected). Raised while
+    planning, before any statement runs."""
 
 
 @dataclass(frozen=True)
 class Statement:
     sql: str
-    table: str = ""  # the table it locks or rewrites, for progress lines
     # A constraint or NOT NULL this statement adds to existing rows: checked for violations beforehand.
     validates: tuple = ()
 
@@ -88,21 +89,18 @@ def _plan(live: dict, reference: dict, ref, quote, check_sql: dict) -> Bridge:
     statements = []
     # Dependents first: triggers, then foreign keys (they need the unique indexes), then the rest.
     for obj in of(extra, "trigger"):
-        statements.append(Statement(f"DROP TRIGGER {quote(obj.name)} ON {quote(obj.group)}", obj.group))
+        statements.append(Statement(f"DROP TRIGGER {quote(obj.name)} ON {quote(obj.group)}"))
     for kind in ("foreign key", "check constraint", "unique constraint", "primary key", "exclusion constraint"):
         for obj in of(extra, kind):
-            statements.append(Statement(f"ALTER TABLE {quote(obj.group)} DROP CONSTRAINT {quote(obj.name)}", obj.group))
+            statements.append(Statement(f"ALTER TABLE {quote(obj.group)} DROP CONSTRAINT {quote(obj.name)}"))
     for obj in of(extra, "index"):
-        statements.append(Statement(f"DROP INDEX {quote(obj.name)}", obj.group))
+        statements.append(Statement(f"DROP INDEX {quote(obj.name)}"))
     for old, new in renames:
         if old.kind == "index":
-            statements.append(Statement(f"ALTER INDEX {quote(old.name)} RENAME TO {quote(new.name)}", old.group))
+            statements.append(Statement(f"ALTER INDEX {quote(old.name)} RENAME TO {quote(new.name)}"))
         else:
             statements.append(
-                Statement(
-                    f"ALTER TABLE {quote(old.group)} RENAME CONSTRAINT {quote(old.name)} TO {quote(new.name)}",
-                    old.group,
-                )
+                Statement(f"ALTER TABLE {quote(old.group)} RENAME CONSTRAINT {quote(old.name)} TO {quote(new.name)}")
             )
     dropped_tables = sorted(obj.group for obj in of(extra, "table"))
     if dropped_tables:
@@ -116,11 +114,11 @@ def _plan(live: dict, reference: dict, ref, quote, check_sql: dict) -> Bridge:
     for obj in of(missing, "table"):
         columns = [o for o in reference.values() if o.kind == "column" and o.group == obj.group]
         definitions = ", ".join(_column_sql(column, quote) for column in columns)
-        statements.append(Statement(f"CREATE TABLE {quote(obj.group)} ({definitions})", obj.group))
+        statements.append(Statement(f"CREATE TABLE {quote(obj.group)} ({definitions})"))
     for obj in of(missing, "column"):
         if obj.attributes["identity"] != "no" or obj.attributes["generated"] != "no":
             raise BridgeError(f"column {obj.group}.{obj.name} is an identity or generated column: add it by hand")
-        statements.append(Statement(f"ALTER TABLE {quote(obj.group)} ADD COLUMN {_column_sql(obj, quote)}", obj.group))
+        statements.append(Statement(f"ALTER TABLE {quote(obj.group)} ADD COLUMN {_column_sql(obj, quote)}"))
     for found, wanted in changed:
         if wanted.kind == "extension":
             continue  # versions differ legitimately
@@ -133,17 +131,17 @@ def _plan(live: dict, reference: dict, ref, quote, check_sql: dict) -> Bridge:
             )
     for obj in of(missing, "index"):
         ref.execute("SELECT pg_get_indexdef(to_regclass(%s))", [quote(obj.name)])
-        statements.append(Statement(ref.fetchone()[0], obj.group))
+        statements.append(Statement(ref.fetchone()[0]))
     for obj in of(missing, "trigger"):
         ref.execute(
             "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = %s",
             [quote(obj.group), obj.name],
         )
-        statements.append(Statement(ref.fetchone()[0], obj.group))
+        statements.append(Statement(ref.fetchone()[0]))
 
     dropped_columns = sorted((obj.group, obj.name) for obj in of(extra, "column"))
     for table, column in dropped_columns:
-        statements.append(Statement(f"ALTER TABLE {quote(table)} DROP COLUMN {quote(column)}", table))
+        statements.append(Statement(f"ALTER TABLE {quote(table)} DROP COLUMN {quote(column)}"))
     for obj in of(extra, "function"):
         statements.append(Statement(f"DROP FUNCTION {obj.name}"))
     return Bridge(statements, dropped_tables, dropped_columns)
@@ -171,24 +169,21 @@ def _alter_column(found, wanted, quote) -> list:
     statements = []
     if "type" in different:
         type_ = wanted.attributes["type"]
-        statements.append(
-            Statement(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_} USING {column}::{type_}", wanted.group)
-        )
+        statements.append(Statement(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_} USING {column}::{type_}"))
     if "default" in different:
         default = wanted.attributes["default"]
         action = "DROP DEFAULT" if default == "none" else f"SET DEFAULT {default}"
-        statements.append(Statement(f"ALTER TABLE {table} ALTER COLUMN {column} {action}", wanted.group))
+        statements.append(Statement(f"ALTER TABLE {table} ALTER COLUMN {column} {action}"))
     if "nullability" in different:
         if wanted.attributes["nullability"] == "NOT NULL":
             statements.append(
                 Statement(
                     f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL",
-                    wanted.group,
                     validates=("not null", wanted.group, wanted.name),
                 )
             )
         else:
-            statements.append(Statement(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL", wanted.group))
+            statements.append(Statement(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL"))
     return statements
 
 
@@ -205,9 +200,7 @@ def _add_constraint(ref, obj, quote, *, existing_table: bool, check_sql: dict) -
     validates = ()
     if existing_table and obj.kind in {"check constraint", "foreign key", "unique constraint", "primary key"}:
         validates = (obj.kind, obj.group, obj.name, definition, _constraint_columns(ref, obj, quote))
-    return Statement(
-        f"ALTER TABLE {quote(obj.group)} ADD CONSTRAINT {quote(obj.name)} {definition}", obj.group, validates
-    )
+    return Statement(f"ALTER TABLE {quote(obj.group)} ADD CONSTRAINT {quote(obj.name)} {definition}", validates)
 
 
 def _constraint_columns(ref, obj, quote) -> tuple:

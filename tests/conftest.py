@@ -3,9 +3,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
+from django.db import connection
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,3 +38,19 @@ def pg_folder():
     os.chmod(parent, 0o711)
     yield os.path.join(parent, "pg")
     shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_database(django_db_blocker):
+    """An empty database on the test server, as a DATABASE_URL, dropped afterwards."""
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    with django_db_blocker.unblock():
+        connection.ensure_connection()
+        params = connection.get_connection_params()
+    server = {key: params[key] for key in ("host", "port", "user", "password")}
+    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgres://{server['user']}:{server['password']}@{server['host']}:{server['port']}/{name}"
+    yield url, lambda: psycopg.connect(**server, dbname=name, autocommit=True)
+    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -5,19 +5,15 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
 import argon2
-import psycopg
 import pytest
-from django.db import connection
 
 from tests.conftest import PROJECT_DIR
 from tests.dbops.legacy_service import LEGACY_KEY, OTHER_KEY, USERS, create_legacy_schema, fill, unseal
 
 pytestmark = pytest.mark.slow
 
-CONVERTED = {"users": {"password", "discord_oauth_payload"}}
 LEGACY_COLUMNS = {
     "users": "user_id username email jwt pricing_tier stripe_customer_id created_at updated_at verified_at",
     "moderators": "moderator_id user_id name description platform platform_server_id conf status created_at",
@@ -28,12 +24,8 @@ LEGACY_COLUMNS = {
 
 
 class LegacyDatabase:
-    def __init__(self, server: dict, name: str):
-        self.server, self.name = server, name
-        self.url = f"postgres://{server['user']}:{server['password']}@{server['host']}:{server['port']}/{name}"
-
-    def connect(self):
-        return psycopg.connect(**self.server, dbname=self.name, autocommit=True)
+    def __init__(self, url: str, connect):
+        self.url, self.connect = url, connect
 
     def query(self, sql, params=None):
         with self.connect() as db:
@@ -81,22 +73,13 @@ class LegacyDatabase:
 
 
 @pytest.fixture
-def legacy_db(django_db_blocker):
+def legacy_db(fresh_database):
     """A database of the old service at its Alembic head, filled, on the test server; dropped afterwards."""
-    name = f"legacy_{uuid.uuid4().hex[:12]}"
-    with django_db_blocker.unblock():
-        connection.ensure_connection()
-        params = connection.get_connection_params()
-    server = {key: params[key] for key in ("host", "port", "user", "password")}
-    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    database = LegacyDatabase(server, name)
+    database = LegacyDatabase(*fresh_database)
     with database.connect() as db:
         create_legacy_schema(db)
         fill(db)
-    yield database
-    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    return database
 
 
 def test_plain_migrate_refuses_a_legacy_database_and_changes_nothing(legacy_db):

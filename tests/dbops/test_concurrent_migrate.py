@@ -3,32 +3,11 @@
 import os
 import subprocess
 import sys
-import uuid
-
-import psycopg
-import pytest
-from django.db import connection
 
 from dbops.locking import MIGRATION_LOCK_KEY
 from tests.conftest import PROJECT_DIR
 
 PARALLEL_MIGRATES = 8
-
-
-@pytest.fixture
-def fresh_database(django_db_blocker):
-    """An empty database on the test server, as a DATABASE_URL, dropped afterwards."""
-    name = f"fresh_{uuid.uuid4().hex[:12]}"
-    with django_db_blocker.unblock():
-        connection.ensure_connection()
-        params = connection.get_connection_params()
-    server = {key: params[key] for key in ("host", "port", "user", "password")}
-    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgres://{server['user']}:{server['password']}@{server['host']}:{server['port']}/{name}"
-    yield url, lambda: psycopg.connect(**server, dbname=name, autocommit=True)
-    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def start_migrate(url, extra_env=None):
