@@ -45,6 +45,7 @@ BATCH_SIZE = 1000
 # Columns whose values the conversion rewrites: left out of the before/after fingerprints.
 CONVERTED_COLUMNS = {"users": {"password", "discord_oauth_payload"}}
 VIOLATIONS_SHOWN = 20
+SLOW_STATEMENT_SECONDS = 1.0
 
 
 class AdoptionRefused(CommandError):
@@ -457,7 +458,7 @@ def adopt(connection, key: bytes | None, say: Callable) -> Plan:
         plan = adoption_plan(connection, key)
         _require_key_for_payloads(connection, key, verb="adopt")
         kept = _kept_columns(plan.legacy_catalog)
-        before = table_fingerprints(connection, kept)
+        before = _fingerprints(connection, kept, say, "before")
         with _user_triggers_off(connection):
             say(f"passwords: {plan.passwords} argon2id hashes take Django's prefix")
             _execute(connection, [PASSWORDS_TO_DJANGO], say)
@@ -468,7 +469,7 @@ def adopt(connection, key: bytes | None, say: Callable) -> Plan:
         for app, name in plan.migrations_to_record:
             recorder.record_applied(app, name)
         say(f"recorded {len(plan.migrations_to_record)} baseline migrations as applied")
-        _ensure_unchanged(before, table_fingerprints(connection, kept))
+        _ensure_unchanged(before, _fingerprints(connection, kept, say, "after"))
     return plan
 
 
@@ -536,7 +537,7 @@ def revert(connection, key: bytes | None, say: Callable) -> Plan:
     with _explained_lock_timeout(), transaction.atomic(using=connection.alias):
         plan = revert_plan(connection, key)
         kept = _kept_columns(plan.legacy_catalog)
-        before = table_fingerprints(connection, kept)
+        before = _fingerprints(connection, kept, say, "before")
         _run_bridge(connection, plan.bridge, say)
         with _user_triggers_off(connection):
             say(f"passwords: {plan.passwords} hashes back to the old service's PHC form")
@@ -545,7 +546,7 @@ def revert(connection, key: bytes | None, say: Callable) -> Plan:
             say(f"OAuth payloads: {_describe(payloads)}")
         with connection.cursor() as cursor:
             cursor.execute("INSERT INTO alembic_version (version_num) VALUES (%s)", [LEGACY_HEAD])
-        _ensure_unchanged(before, table_fingerprints(connection, kept))
+        _ensure_unchanged(before, _fingerprints(connection, kept, say, "after"))
     return plan
 
 
@@ -567,9 +568,13 @@ def _run_bridge(connection, bridge_: Bridge, say: Callable) -> None:
     total = len(bridge_.statements)
     with connection.cursor() as cursor:
         for number, statement in enumerate(bridge_.statements, 1):
+            # Said before it runs: an index build or a CHECK over a large table takes a while.
+            say(f"  [{number}/{total}] {_one_line(statement.sql)}")
             started = time.monotonic()
             cursor.execute(statement.sql)
-            say(f"  [{number}/{total}] {_one_line(statement.sql)} ({time.monotonic() - started:.2f} s)")
+            elapsed = time.monotonic() - started
+            if elapsed >= SLOW_STATEMENT_SECONDS:
+                say(f"      took {elapsed:.1f} s")
 
 
 def _execute(connection, statements: list, say: Callable) -> None:
@@ -577,6 +582,13 @@ def _execute(connection, statements: list, say: Callable) -> None:
         for sql in statements:
             cursor.execute(sql)
             say(f"  {sql}: {cursor.rowcount} rows")
+
+
+def _fingerprints(connection, columns_by_table: dict, say: Callable, when: str) -> dict:
+    fingerprints = table_fingerprints(connection, columns_by_table)
+    rows = ", ".join(f"{table} {count}" for table, (count, _) in fingerprints.items())
+    say(f"row fingerprints {when}: {rows}")
+    return fingerprints
 
 
 def _ensure_unchanged(before: dict, after: dict) -> None:
@@ -629,6 +641,12 @@ def format_plan(plan: Plan) -> str:
         if plan.dropped_values:
             lines.append("Django-only data the old service has no place for, dropped (rows holding a value):")
             lines.extend(f"   {what}: {rows}" for what, rows in plan.dropped_values)
+    return "\n".join(lines) + "\n" + format_leftovers(plan)
+
+
+def format_leftovers(plan: Plan) -> str:
+    """What the conversion leaves as it is, by user id."""
+    lines = []
     if plan.passwords_left:
         lines.append(
             f"passwords left as they are (not argon2id; these users need a password reset to log in "
@@ -637,4 +655,4 @@ def format_plan(plan: Plan) -> str:
     if plan.unreadable_payloads:
         lines.append("OAuth payloads left as they are, by user id (never dropped):")
         lines.extend(f"   {user_id}: {reason}" for user_id, reason in plan.unreadable_payloads)
-    return "\n".join(lines) + "\n"
+    return "".join(line + "\n" for line in lines)

@@ -112,6 +112,7 @@ def test_adopt_check_log_in_and_revert(legacy_db):
 
     adopted = legacy_db.manage("adopt_alembic_db")
     assert adopted.returncode == 0, adopted.stderr + adopted.stdout
+    assert f"{dave.user_id}: the legacy key does not open it" in adopted.stdout
     check = legacy_db.manage("schema_check")
     assert check.returncode == 0, check.stdout + check.stderr
     assert legacy_db.manage("migrate", "--check").returncode == 0

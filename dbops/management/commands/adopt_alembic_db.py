@@ -41,10 +41,12 @@ class Command(BaseCommand):
                 return
             with migration_session(connection):
                 if revert:
-                    adoption.revert(connection, key, say)
+                    plan = adoption.revert(connection, key, say)
+                    self.stdout.write(adoption.format_leftovers(plan), ending="")
                     self.stdout.write(self.style.SUCCESS("reverted: the old service can run on this database again."))
                     return
-                adoption.adopt(connection, key, say)
+                plan = adoption.adopt(connection, key, say)
+                self.stdout.write(adoption.format_leftovers(plan), ending="")
                 self.stdout.write(self.style.SUCCESS("adopted; applying the migrations added since the baseline"))
                 call_command("migrate", database=database, interactive=False, stdout=self.stdout)
         except adoption.NothingToDo as exc:
