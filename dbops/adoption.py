@@ -293,7 +293,7 @@ def _payload_rows(connection, progress: Callable | None = None):
         while True:
             cursor.execute(
                 "SELECT user_id::text, discord_oauth_payload FROM users WHERE discord_oauth_payload IS NOT NULL "
-                + ("AND user_id > %s " if last else "")
+                + ("AND user_id > %s::uuid " if last else "")
                 + f"ORDER BY user_id LIMIT {BATCH_SIZE}",
                 [last] if last else [],
             )
