@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from django.apps import apps
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import OperationalError, transaction
+from django.db import DatabaseError, OperationalError, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
@@ -438,23 +438,31 @@ def _has_migrations_table(connection) -> bool:
 
 
 @contextmanager
-def _explained_lock_timeout():
+def _rolled_back(what: str, aftermath: str):
+    """Database errors inside the transaction, said in one line with what happened to the data."""
     try:
         yield
     except OperationalError as exc:
         if not is_lock_timeout(exc):
-            raise
-        # Said here rather than by migration_session: adoption rolls back whole, and the writer is the old service.
+            raise CommandError(f"{what} failed and was rolled back; {aftermath}: {_first_line(exc)}") from exc
+        # Said here rather than by migration_session: the whole transaction is gone, and the writer is the old service.
         raise CommandError(
             f"a table lock was not granted within lock_timeout ({settings.GOVA_MIGRATION_LOCK_TIMEOUT}): something "
-            "still reads or writes these tables. The transaction was rolled back; nothing was changed. Stop the "
-            "old service (and every other writer) first, or raise GOVA_MIGRATION_LOCK_TIMEOUT."
+            f"still reads or writes these tables. {what} was rolled back; {aftermath}. Stop the old service (and "
+            "every other writer) first, or raise GOVA_MIGRATION_LOCK_TIMEOUT."
         ) from None
+    except DatabaseError as exc:
+        # Typically no right to create the scratch databases (like schema_check), or a statement that failed.
+        raise CommandError(f"{what} failed and was rolled back; {aftermath}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
 
 
 def adopt(connection, key: bytes | None, say: Callable) -> Plan:
     """Adopt in one transaction; the caller holds the migration lock and runs later migrations afterwards."""
-    with _explained_lock_timeout(), transaction.atomic(using=connection.alias):
+    with _rolled_back("the adoption", "nothing was changed"), transaction.atomic(using=connection.alias):
         plan = adoption_plan(connection, key)
         _require_key_for_payloads(connection, key, verb="adopt")
         kept = _kept_columns(plan.legacy_catalog)
@@ -534,7 +542,9 @@ def revert(connection, key: bytes | None, say: Callable) -> Plan:
     ensure_revertible(connection)
     _require_key_for_payloads(connection, key, verb="revert")
     undo_later_migrations(connection, say)
-    with _explained_lock_timeout(), transaction.atomic(using=connection.alias):
+    # Undone migrations stay undone if what follows fails: the database is then adopted, at the baseline.
+    aftermath = "only the migrations undone before it stay undone (`python manage.py migrate` re-applies them)"
+    with _rolled_back("the revert", aftermath), transaction.atomic(using=connection.alias):
         plan = revert_plan(connection, key)
         kept = _kept_columns(plan.legacy_catalog)
         before = _fingerprints(connection, kept, say, "before")

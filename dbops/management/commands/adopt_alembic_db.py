@@ -1,6 +1,6 @@
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from accounts.legacy import LEGACY_KEY_VARIABLE, legacy_key
 from dbops import adoption
@@ -33,7 +33,12 @@ class Command(BaseCommand):
 
         try:
             if dry_run:
-                plan = (adoption.revert_plan if revert else adoption.adoption_plan)(connection, key)
+                try:
+                    plan = (adoption.revert_plan if revert else adoption.adoption_plan)(connection, key)
+                except DatabaseError as exc:
+                    # Typically no right to create the scratch databases the plan is computed on.
+                    first_line = str(exc).strip().splitlines()[0]
+                    raise CommandError(f"the dry run could not plan (nothing was changed): {first_line}") from exc
                 self.stdout.write(adoption.format_plan(plan), ending="")
                 if key is None and (sum(plan.payloads.values()) or plan.unreadable_payloads):
                     self.stdout.write(f"{LEGACY_KEY_VARIABLE} is not set: the real run will refuse.")
