@@ -27,3 +27,11 @@ def test_payloads_are_converted_batch_by_batch_and_read_back_through_the_field(m
     assert counts == {"encrypted": 2, "plaintext": 3} and unreadable == []
     assert progress[-1].endswith("5/5")
     assert [User.objects.get(pk=user.pk).discord_oauth_payload for user in users] == [{"n": n} for n in range(5)]
+
+
+def test_a_payload_this_project_encrypted_already_is_left_alone_and_not_reported():
+    user = UserFactory()
+    User.objects.filter(pk=user.pk).update(discord_oauth_payload={"mine": True})
+    counts, unreadable = adoption.payloads_to_django(connection, LEGACY_KEY.encode(), write=True)
+    assert counts == {"encrypted": 0, "plaintext": 0} and unreadable == []
+    assert User.objects.get(pk=user.pk).discord_oauth_payload == {"mine": True}
