@@ -41,7 +41,7 @@ def migration_session(connection, *, dry_run: bool = False):
             )
         yield
     except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+        if not is_lock_timeout(exc):
             raise
         raise CommandError(
             f"a migration waited longer than lock_timeout ({settings.GOVA_MIGRATION_LOCK_TIMEOUT}) for a table "
@@ -50,6 +50,10 @@ def migration_session(connection, *, dry_run: bool = False):
         ) from None
     finally:
         _release(connection)
+
+
+def is_lock_timeout(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
 def _release(connection) -> None:

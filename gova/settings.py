@@ -124,7 +124,8 @@ AUTH_USER_MODEL = "accounts.User"
 # django-axes first: it refuses a locked-out login before any password is hashed.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # The old service logged users in by email; the admin by username: both work (accounts/backends.py).
+    "accounts.backends.UsernameOrEmailBackend",
 ]
 # Admin login throttling (README "Admin login"). A username is locked after GOVA_LOGIN_FAILURE_LIMIT
 # failures from anywhere, and so is an IP address whatever usernames it tried. Each failure costs
@@ -141,9 +142,10 @@ AXES_VERBOSE = False
 GOVA_CLIENT_IP_HEADER = env.str("GOVA_CLIENT_IP_HEADER", default="")
 AXES_CLIENT_IP_CALLABLE = "gova.middleware.client_ip"
 
-# Argon2 first: the old service's hashes are argon2id, and new ones should be too.
+# Argon2id with the old service's parameters first: legacy hashes verify without a rehash, and every new
+# hash is one the old service can verify after `adopt_alembic_db --revert` (accounts/hashers.py).
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.LegacyParametersArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
