@@ -10,11 +10,11 @@ from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations
 from django.db.migrations.loader import MigrationLoader
 
 from dbops.event_tables import EVENT_TABLES
+from dbops.operations import RerunnableAddIndexConcurrently
 from gova.db import UUIDv7
 
 
@@ -69,8 +69,8 @@ def _operation_problems(operation, migration, state, created_here):
         model_state = state.models[(migration.app_label, operation.model_name_lower)]
         table = model_state.options.get("db_table") or f"{migration.app_label}_{operation.model_name_lower}"
         if table in EVENT_TABLES:
-            if not isinstance(operation, AddIndexConcurrently):
-                yield f"index {operation.index.name} on {table}: use AddIndexConcurrently (a plain build blocks writes)"
+            if not isinstance(operation, RerunnableAddIndexConcurrently):
+                yield f"index {operation.index.name} on {table}: use RerunnableAddIndexConcurrently (dbops.operations)"
             elif migration.atomic:
                 yield f"index {operation.index.name} on {table}: AddIndexConcurrently needs atomic = False"
 

@@ -1,4 +1,4 @@
-"""rollback undoes the project's own migrations by default, and refuses anything when the database is ahead of the code."""
+"""rollback undoes the project's own migrations by default, and nothing when the database is ahead of the code."""
 
 import io
 
