@@ -78,7 +78,9 @@ TEMPLATES = [
 ]
 
 # With no DATABASE_URL the project runs on the embedded PostgreSQL (devdb) kept in GOVA_PGDATA.
-DATABASES = {"default": database_from_url(env.str("DATABASE_URL", default=""))}
+DATABASES = {
+    "default": database_from_url(env.str("DATABASE_URL", default=""), password=env.str("DATABASE_PASSWORD", default=""))
+}
 GOVA_PGDATA = Path(env.str("GOVA_PGDATA", default="") or BASE_DIR / ".pgdata")
 # Another pgserver build's binaries, e.g. PostgreSQL 16 for the compatibility run.
 GOVA_PG_BIN = env.str("GOVA_PG_BIN", default="") or None
