@@ -67,3 +67,26 @@ def database_from_url(url: str, *, password: str = "") -> dict:
     # Reuse connections for a minute; migrations need a direct connection, not a transaction pooler.
     config["CONN_MAX_AGE"] = 60
     return config
+
+
+def connection_failure(exc: Exception, alias: str = "default") -> str | None:
+    """One line for an OperationalError raised while connecting to `alias`; None for any other database error.
+
+    libpq's messages name the host and port, never the password.
+    """
+    from django.db import connections
+
+    connection = connections[alias]
+    if connection.connection is not None:
+        return None  # connected: a failure in a query, which the caller's traceback explains better
+    settings_dict = connection.settings_dict
+    where = settings_dict.get("HOST") or "localhost"
+    if settings_dict.get("PORT"):
+        where = f"{where}:{settings_dict['PORT']}"
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    # 'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused'
+    reason = lines[0].rsplit(" failed: ", 1)[-1] if lines else type(exc).__name__
+    return (
+        f"cannot connect to the database at {where} ({reason}): check DATABASE_URL and that the server is running "
+        "and accepts connections"
+    )

@@ -1,0 +1,65 @@
+"""Operator commands fail with one line that says what is wrong and what to do, never a traceback."""
+
+import io
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from accounts.models import User
+from moderation.models import EvaluationEvent
+from tests.factories import EvaluationEventFactory
+
+DOWN = "postgres://someone:secret-pw@127.0.0.1:1/gova"
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["rollback"], ["migration_status"], ["backup_events"], ["shell", "-c", "from django.db import connection; connection.ensure_connection()"]])  # fmt: skip
+def test_a_server_that_is_down_is_one_line_naming_where(manage, command):
+    result = manage(*command, env={"DATABASE_URL": DOWN})
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "cannot connect to the database at 127.0.0.1:1 (Connection refused): check DATABASE_URL" in result.stderr
+    assert "secret-pw" not in result.stderr
+
+
+@pytest.fixture
+def unmigrated_database_url(django_db_blocker):
+    with django_db_blocker.unblock():
+        params = connection.get_connection_params()
+    server = {key: params[key] for key in ("host", "port", "user", "password")}
+    with psycopg.connect(**server, dbname="postgres", autocommit=True) as conn:
+        conn.execute("CREATE DATABASE gova_unmigrated")
+    try:
+        yield f"postgres://{server['user']}:{server['password']}@{server['host']}:{server['port']}/gova_unmigrated"
+    finally:
+        with psycopg.connect(**server, dbname="postgres", autocommit=True) as conn:
+            conn.execute("DROP DATABASE gova_unmigrated WITH (FORCE)")
+
+
+def test_backup_events_on_an_unmigrated_database_is_one_line(manage, unmigrated_database_url, tmp_path):
+    result = manage("backup_events", "--output-dir", str(tmp_path), env={"DATABASE_URL": unmigrated_database_url})
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "action_events, evaluation_events not in database 'gova_unmigrated'" in result.stderr
+    assert "python manage.py migrate" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_restoring_into_a_database_without_the_moderators_says_how_to_bring_them(tmp_path):
+    event = EvaluationEventFactory()
+    quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
+    call_command("backup_events", "--output-dir", str(tmp_path), **quiet)
+    [backup] = tmp_path.glob("*.tar")
+    owners = tmp_path / "owners.json"
+    call_command("dumpdata", "accounts.User", "moderation.Moderator", "-o", str(owners), **quiet)
+    User.objects.all().delete()  # a fresh database: no users, moderators or events
+    with pytest.raises(CommandError, match=r"foreign key.*dumpdata accounts\.User moderation\.Moderator"):
+        call_command("restore_events", str(backup), **quiet)
+    assert not EvaluationEvent.objects.exists()
+
+    # What the message says, done: the events come back with their moderator.
+    call_command("loaddata", str(owners), **quiet)
+    call_command("restore_events", str(backup), **quiet)
+    assert EvaluationEvent.objects.get().pk == event.pk
