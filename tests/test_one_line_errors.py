@@ -15,7 +15,12 @@ from tests.factories import EvaluationEventFactory
 DOWN = "postgres://someone:secret-pw@127.0.0.1:1/gova"
 
 
-@pytest.mark.parametrize("command", [["migrate"], ["rollback"], ["migration_status"], ["backup_events"], ["shell", "-c", "from django.db import connection; connection.ensure_connection()"]])  # fmt: skip
+CONNECT = "from django.db import connection; connection.ensure_connection()"
+
+
+@pytest.mark.parametrize(
+    "command", [["migrate"], ["rollback"], ["migration_status"], ["backup_events"], ["shell", "-c", CONNECT]]
+)
 def test_a_server_that_is_down_is_one_line_naming_where(manage, command):
     result = manage(*command, env={"DATABASE_URL": DOWN})
     assert result.returncode == 1
