@@ -126,9 +126,26 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+# Configured once: every record reaches the root logger's one handler. Django's own defaults
+# (django.utils.log.DEFAULT_LOGGING) are applied first and give the `django` logger a console
+# handler of its own, which printed each line twice under runserver: replaced here by none.
+# `django.server` (runserver's request lines) keeps its own handler and does not propagate.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "formatters": {
+        "plain": {"format": "{levelname} {name}: {message}", "style": "{"},
+        "one_line": {"()": "gova.log_format.OneLineFormatter", "format": "{levelname} {name}: {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console_one_line": {"class": "logging.StreamHandler", "formatter": "one_line"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # A request with a Host header not in ALLOWED_HOSTS (scanners, mostly): one line, no traceback.
+        "django.security.DisallowedHost": {"handlers": ["console_one_line"], "propagate": False},
+    },
 }
