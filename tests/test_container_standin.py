@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from django.db import connection
 
+from devdb.server import _enterable_by_others
 from tests.test_compose_contract import DOCKERFILE, dockerfile_instruction
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -38,8 +39,9 @@ def _system_python_matches() -> bool:
 
 
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not _system_python_matches(),
-    reason="needs root to own the copy and become another user, and /usr/bin/python3 of this minor version",
+    os.geteuid() != 0 or not _system_python_matches() or not _enterable_by_others(SITE_PACKAGES),
+    reason="needs root to own the copy and become another user, /usr/bin/python3 of this minor version, "
+    "and a virtualenv others can read (not under /root)",
 )
 
 

@@ -144,11 +144,16 @@ def test_a_normal_user_runs_the_server_as_itself(pg_folder):
         "owner = os.stat(server.cluster / 'postmaster.pid').st_uid; server.stop(); print(owner)"
     )
     result = subprocess.run(
-        [str(SYSTEM_PYTHON), "-c", script, str(folder), os.environ.get("GOVA_PG_BIN") or str(default_bin_dir())],
+        [str(SYSTEM_PYTHON), "-c", script, str(folder), str(reachable_bin_dir(folder))],
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120, user=65534, group=65534, extra_groups=[],
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) == 65534
+
+
+def reachable_bin_dir(folder) -> Path:
+    """The binaries, or in a checkout others cannot enter (under /root) the launcher's reachable copy of them."""
+    return EmbeddedPostgres(folder, os.environ.get("GOVA_PG_BIN") or None)._server_bin_dir()
 
 
 def test_dbshell_uses_the_embedded_psql(manage):
