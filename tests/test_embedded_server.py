@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from devdb.server import EmbeddedPostgres, EmbeddedPostgresError, _is_alive, default_bin_dir
+from devdb.server import EmbeddedPostgres, EmbeddedPostgresError, _enterable_by_others, _is_alive, default_bin_dir
 
 DEBIAN_POSTGRES_WITHOUT_PGVECTOR = Path("/usr/lib/postgresql/15/bin")
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -131,7 +131,10 @@ def test_embedded_db_command_shows_status_and_stops(manage, pg_folder):
 SYSTEM_PYTHON = Path("/usr/bin/python3")  # the launcher needs only the standard library
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(), reason="needs root to become another user")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not SYSTEM_PYTHON.exists() or not _enterable_by_others(PROJECT_DIR),
+    reason="needs root to become another user, who must be able to read this checkout (not under /root)",
+)
 def test_a_normal_user_runs_the_server_as_itself(pg_folder):
     """As a normal user no OS user is switched: the server runs as whoever started it.
     (The virtualenv's interpreter may live in root's home, which `nobody` cannot enter.)"""
