@@ -17,14 +17,12 @@ from pathlib import Path
 import django
 import psycopg
 import pytest
-from django.db import connection
 
 from devdb.server import _enterable_by_others
 from tests.test_compose_contract import DOCKERFILE, dockerfile_instruction
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 NOBODY = 65534
-DATABASE = "gova_container"
 # The virtualenv's interpreter may live in root's home, which `nobody` cannot enter: the system's
 # Python of the same minor version runs the virtualenv's packages instead (the image's own python).
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -46,7 +44,7 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def image(django_db_blocker):
+def image(empty_database, server_login):
     """/app as the Dockerfile builds it: the tracked files, root-owned, read-only for others; plus a fresh database."""
     root = Path(tempfile.mkdtemp(prefix="gova-image-"))
     root.chmod(0o755)
@@ -72,28 +70,23 @@ def image(django_db_blocker):
     (bin_dir / "gunicorn").write_text('#!/bin/sh\nexec python -m gunicorn "$@"\n')
     (bin_dir / "gunicorn").chmod(0o755)
 
-    with django_db_blocker.unblock():
-        params = connection.get_connection_params()
-    server = {key: params[key] for key in ("host", "port", "user", "password")}
-    with psycopg.connect(**server, dbname="postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {DATABASE}")
+    name, _ = empty_database
     env = {
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "PYTHONPATH": str(SITE_PACKAGES),
         "HOME": "/nonexistent",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "DATABASE_URL": f"postgres://{server['user']}@{server['host']}:{server['port']}/{DATABASE}",
-        "DATABASE_PASSWORD": server["password"],
+        # The password apart from the URL, as compose passes it.
+        "DATABASE_URL": f"postgres://{server_login['user']}@{server_login['host']}:{server_login['port']}/{name}",
+        "DATABASE_PASSWORD": server_login["password"],
         "DJANGO_SECRET_KEY": "container-stand-in",
         "FIELD_ENCRYPTION_SALT_KEYS": "container-stand-in",
         "DJANGO_DEBUG": "false",
         **({"GOVA_BACKUP_DIR": str(volume)} if volume else {}),
     }
     try:
-        yield app, env, server
+        yield app, env, empty_database[1]
     finally:
-        with psycopg.connect(**server, dbname="postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -109,7 +102,7 @@ def free_port() -> int:
 
 
 def test_the_start_command_migrates_and_serves_and_backups_work_as_the_unprivileged_user(image):
-    app, env, server = image
+    app, env, database_url = image
     port = free_port()
     shell, flag, command = json.loads(dockerfile_instruction("CMD"))
     command = command.replace("--bind 0.0.0.0:8000", f"--bind 127.0.0.1:{port}").replace("--workers 3", "--workers 1")
@@ -131,7 +124,7 @@ def test_the_start_command_migrates_and_serves_and_backups_work_as_the_unprivile
             os.killpg(started.pid, signal.SIGTERM)
         output = started.communicate(timeout=60)[0]
     assert status == 200, output
-    with psycopg.connect(**server, dbname=DATABASE) as conn:
+    with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT to_regclass('evaluation_events') IS NOT NULL").fetchone() == (True,)
 
     backup = as_nobody(["python", "manage.py", "backup_events"], app, env)

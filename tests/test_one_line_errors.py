@@ -2,11 +2,9 @@
 
 import io
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from accounts.models import User
 from moderation.models import EvaluationEvent
@@ -29,24 +27,11 @@ def test_a_server_that_is_down_is_one_line_naming_where(manage, command):
     assert "secret-pw" not in result.stderr
 
 
-@pytest.fixture
-def unmigrated_database_url(django_db_blocker):
-    with django_db_blocker.unblock():
-        params = connection.get_connection_params()
-    server = {key: params[key] for key in ("host", "port", "user", "password")}
-    with psycopg.connect(**server, dbname="postgres", autocommit=True) as conn:
-        conn.execute("CREATE DATABASE gova_unmigrated")
-    try:
-        yield f"postgres://{server['user']}:{server['password']}@{server['host']}:{server['port']}/gova_unmigrated"
-    finally:
-        with psycopg.connect(**server, dbname="postgres", autocommit=True) as conn:
-            conn.execute("DROP DATABASE gova_unmigrated WITH (FORCE)")
-
-
-def test_backup_events_on_an_unmigrated_database_is_one_line(manage, unmigrated_database_url, tmp_path):
-    result = manage("backup_events", "--output-dir", str(tmp_path), env={"DATABASE_URL": unmigrated_database_url})
+def test_backup_events_on_an_unmigrated_database_is_one_line(manage, empty_database, tmp_path):
+    name, url = empty_database
+    result = manage("backup_events", "--output-dir", str(tmp_path), env={"DATABASE_URL": url})
     assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
-    assert "action_events, evaluation_events not in database 'gova_unmigrated'" in result.stderr
+    assert f"action_events, evaluation_events not in database '{name}'" in result.stderr
     assert "python manage.py migrate" in result.stderr
     assert list(tmp_path.iterdir()) == []
 

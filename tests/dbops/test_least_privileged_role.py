@@ -4,19 +4,16 @@ import secrets
 
 import psycopg
 import pytest
-from django.db import connection
 
 ROLE = "gova_migrator"
 DATABASE = "gova_least_privilege"
 
 
 @pytest.fixture
-def least_privileged_database(django_db_blocker):
+def least_privileged_database(server_login):
     """A database owned by a plain LOGIN role (no SUPERUSER, no CREATEDB, no CREATEROLE), as a DBA would hand out."""
     password = secrets.token_urlsafe(12)
-    with django_db_blocker.unblock():
-        params = connection.get_connection_params()
-    admin = {key: params[key] for key in ("host", "port", "user", "password")}
+    admin = server_login
     with psycopg.connect(**admin, dbname="postgres", autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{password}'")
         conn.execute(f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
