@@ -81,3 +81,11 @@ def test_schema_check_names_an_invalid_index(index_app):
         call_command("schema_check", stdout=out)
     expected = f"~ index {INDEX}: INVALID, a build that did not finish: REINDEX INDEX CONCURRENTLY {INDEX}"
     assert expected in out.getvalue()
+
+
+def test_check_migrations_requires_the_rerunnable_operation_on_event_tables(settings):
+    with override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, "tests.fixture_apps.plainindexapp"]):
+        with pytest.raises(
+            CommandError, match="plainindex_status_idx on action_events: use RerunnableAddIndexConcurrently"
+        ):
+            call_command("check_migrations", "plainindexapp", stdout=io.StringIO())
