@@ -35,7 +35,8 @@ def start_all(argvs, env=None):
         )  # fmt: skip
         for argv in argvs
     ]
-    return [(process.wait(timeout=300), *process.communicate()) for process in processes]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    return [(process.returncode, *output) for process, output in zip(processes, outputs, strict=True)]
 
 
 def test_two_migrates_on_a_fresh_data_folder_both_succeed(pg_folder):
@@ -53,7 +54,9 @@ def test_after_a_kill_9_of_the_postmaster_concurrent_users_all_get_a_ready_serve
     try:
         pid = int((server.cluster / "postmaster.pid").read_text().split()[0])
         os.kill(pid, signal.SIGKILL)
-        while _is_alive(pid):  # not our child: it stays a zombie, which _is_alive counts as gone
+        for _ in range(200):  # not our child: it stays a zombie, which _is_alive counts as gone
+            if not _is_alive(pid):
+                break
             time.sleep(0.05)
         script = (
             "import sys, psycopg; from devdb.server import EmbeddedPostgres as E; "
