@@ -54,3 +54,9 @@ def test_migration_status_says_the_database_is_ahead_and_names_the_unknown_migra
     moderation_line = next(line for line in output.splitlines() if line.strip().startswith("moderation "))
     assert "[database ahead of the code: 0999_from_a_newer_image not in this checkout]" in moderation_line
     assert "up to date" not in moderation_line
+
+
+def test_migrate_warns_that_the_database_is_ahead_and_changes_nothing_of_it(database_ahead_of_the_code):
+    err = io.StringIO()
+    call_command("migrate", stdout=io.StringIO(), stderr=err)
+    assert "warning: the database is ahead of the code: moderation.0999_from_a_newer_image" in err.getvalue()
