@@ -1,13 +1,16 @@
 # The two commands: `make run` sets everything up and serves http://127.0.0.1:8000/admin/,
 # `make test` runs every test (PostgreSQL 18, then PostgreSQL 16 for compatibility).
 PYTHON := .venv/bin/python
+# `PORT=8001 make run` serves on another port; GOVA_BIND=0.0.0.0 on every interface (plain HTTP: take care).
+PORT ?= 8000
+GOVA_BIND ?= 127.0.0.1
 
 .PHONY: run setup test test-quick lint test-pg18 test-pg16 bench db-stop
 
 run: setup
 	$(PYTHON) manage.py migrate
 	$(PYTHON) manage.py ensure_superuser
-	$(PYTHON) manage.py runserver 127.0.0.1:8000
+	$(PYTHON) manage.py runserver $(GOVA_BIND):$(PORT)
 
 setup:
 	@bash scripts/setup

@@ -5,7 +5,7 @@ migration, say) is left to Django.
 
 - every operation can run backwards: RunSQL has reverse_sql, RunPython has reverse_code;
 - every new model's primary key defaults to uuidv7() in the database;
-- an index added to an existing event table is built CONCURRENTLY;
+- an index added to an existing event table is built CONCURRENTLY, re-runnably (RerunnableAddIndexConcurrently);
 - SQL that names an event table declares what it does to the rows (dbops.operations.EventTableSQL);
 - tables and columns that hold data are never renamed (use db_table / db_column): a rename breaks
   every other reader of the database, the old service included, at the moment it is applied;
@@ -22,13 +22,12 @@ from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.postgres.operations import AddIndexConcurrently
 from django.core import checks
 from django.db import migrations
 from django.db.migrations.loader import MigrationLoader
 
 from dbops.event_tables import EVENT_TABLES, event_tables_named, table_of
-from dbops.operations import EventTableSQL
+from dbops.operations import EventTableSQL, RerunnableAddIndexConcurrently
 from gova.db import UUIDv7
 
 # What a data migration may import from this project: the paths documented for migrations.
@@ -114,8 +113,11 @@ def _operation_problems(operation, migration, state, created_here):
 
     if isinstance(operation, migrations.AddIndex) and operation.model_name_lower not in created_here:
         table = table_of(state.models[(migration.app_label, operation.model_name_lower)])
-        if table in EVENT_TABLES and not isinstance(operation, AddIndexConcurrently):
-            yield f"index {operation.index.name} on {table}: use AddIndexConcurrently (a plain build blocks writes)"
+        if table in EVENT_TABLES and not isinstance(operation, RerunnableAddIndexConcurrently):
+            yield (
+                f"index {operation.index.name} on {table}: use dbops.operations.RerunnableAddIndexConcurrently "
+                "(a plain build blocks writes; Django's AddIndexConcurrently cannot be re-run after an interruption)"
+            )
 
 
 def _app_code_imports(migration, project_packages):

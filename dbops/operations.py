@@ -1,5 +1,7 @@
 """Reusable migration operations: what the old service's Alembic template did, as Django operations."""
 
+from django.contrib.postgres.operations import AddIndexConcurrently
+from django.core.management.base import CommandError
 from django.db import migrations
 from django.db.migrations.operations.base import Operation
 from pgvector.django import VectorExtension
@@ -232,3 +234,66 @@ class MaintainUpdatedAt(Operation):
     @property
     def migration_name_fragment(self):
         return f"{self.model_name}_{self.name}_trigger"
+
+
+class RerunnableAddIndexConcurrently(AddIndexConcurrently):
+    """AddIndexConcurrently that a second `migrate` completes after the first was interrupted.
+
+    A killed or cancelled CREATE INDEX CONCURRENTLY leaves its index behind (INVALID if the build
+    did not finish, valid if only the client died) while the migration is not recorded, so a plain
+    re-run fails with `relation "..." already exists`. Here an INVALID leftover of the same name is
+    dropped and rebuilt, and a valid one with the same definition is adopted as it is. A valid index
+    of that name with another definition is someone else's: the migration stops and says so.
+    """
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        self._ensure_not_in_transaction(schema_editor)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        quote = schema_editor.quote_name
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT i.indisvalid, pg_get_indexdef(i.indexrelid), i.indrelid = to_regclass(%s) "
+                "FROM pg_index i WHERE i.indexrelid = to_regclass(%s)",
+                [quote(model._meta.db_table), quote(self.index.name)],
+            )
+            leftover = cursor.fetchone()
+        if leftover is not None:
+            valid, definition, same_table = leftover
+            if not valid:
+                schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(self.index.name)}")
+            elif same_table and _index_shape(definition) == self._wanted_shape(model, schema_editor):
+                return  # a build whose client was killed after PostgreSQL finished it
+            else:
+                raise CommandError(
+                    f"index {self.index.name} already exists with another definition ({definition}); nothing was "
+                    "changed. Drop or rename that index, then run migrate again."
+                )
+        schema_editor.add_index(model, self.index, concurrently=True)
+
+    def _wanted_shape(self, model, schema_editor) -> str:
+        """The definition PostgreSQL would report for this index, read from a build on an empty temporary copy
+        of the table (cheap at any table size, and exact for expressions, opclasses and conditions)."""
+        probe_table, probe_index = "gova_index_probe", "gova_index_probe_idx"
+        table = model._meta.db_table
+        statement = self.index.create_sql(model, schema_editor)
+        statement.rename_table_references(table, probe_table)
+        statement.parts["name"] = schema_editor.quote_name(probe_index)
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(f"CREATE TEMPORARY TABLE {probe_table} (LIKE {schema_editor.quote_name(table)})")
+            try:
+                cursor.execute(str(statement))
+                cursor.execute("SELECT pg_get_indexdef(%s::regclass)", [f"pg_temp.{probe_index}"])
+                return _index_shape(cursor.fetchone()[0])
+            finally:
+                cursor.execute(f"DROP TABLE {probe_table}")
+
+    def describe(self):
+        return super().describe() + " (re-runnable after an interrupted build)"
+
+
+def _index_shape(definition: str) -> str:
+    """`CREATE [UNIQUE] INDEX name ON table USING ...` without the name and the table."""
+    unique = "UNIQUE " if definition.startswith("CREATE UNIQUE ") else ""
+    return unique + "USING " + definition.split(" USING ", 1)[1]

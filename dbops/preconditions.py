@@ -15,11 +15,29 @@ class PgvectorMissing(CommandError):
 
 
 def ensure_pgvector_available(connection) -> None:
-    """Raise PgvectorMissing, with how to install it, unless the `vector` extension can be created."""
+    """Raise PgvectorMissing, with how to install it, unless the `vector` extension is installed in this
+    database or can be created by this role."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
-        if cursor.fetchone():
-            return
+        cursor.execute(
+            "SELECT e.extname IS NOT NULL, r.rolsuper, coalesce(v.trusted, false), "
+            "       has_database_privilege(current_database(), 'CREATE'), current_user, current_database() "
+            "FROM pg_available_extensions a "
+            "JOIN pg_roles r ON r.rolname = current_user "
+            "LEFT JOIN pg_extension e ON e.extname = a.name "
+            "LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version "
+            "WHERE a.name = 'vector'"
+        )
+        row = cursor.fetchone()
+        if row:
+            installed, superuser, trusted, may_create, role, database = row
+            if installed or superuser or (trusted and may_create):
+                return
+            # Without this, the first migration dies on `permission denied to create extension` in a long traceback.
+            raise PgvectorMissing(
+                f"the role {role} may not create the `vector` extension in database {database} (it is not a "
+                f"superuser): an administrator must run `CREATE EXTENSION vector;` in {database}, then run migrate "
+                "again. Nothing was applied."
+            )
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
     major = version.split(".")[0]

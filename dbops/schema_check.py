@@ -170,7 +170,8 @@ def read_catalog(connection) -> dict:
             shape = unique + "USING " + definition.split(" USING ", 1)[1]
             # A failed CREATE INDEX CONCURRENTLY leaves an invalid index that no query uses.
             attributes = {"definition": shape, "valid": "yes" if valid else "no"}
-            objects.append(SchemaObject(tables[oid], "index", name, attributes, shape))
+            summary = shape if valid else f"INVALID, an interrupted build: run migrate again; {shape}"
+            objects.append(SchemaObject(tables[oid], "index", name, attributes, summary))
 
         cursor.execute(CONSTRAINTS_SQL)
         for oid, name, kind, definition, on_delete in cursor.fetchall():
@@ -252,6 +253,8 @@ def compare_catalogs(expected: dict, live: dict) -> list[Difference]:
         for attribute, value in wanted.attributes.items():
             if found.attributes.get(attribute) != value:
                 detail = f"{attribute} {value} (expected), {found.attributes.get(attribute)} (live)"
+                if wanted.kind == "index" and attribute == "valid":
+                    detail = f"INVALID, a build that did not finish: REINDEX INDEX CONCURRENTLY {wanted.name}"
                 differences.append(Difference(wanted.group, "~", wanted.kind, wanted.name, detail))
     return differences
 

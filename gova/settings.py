@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "gova.health.HealthCheckMiddleware",  # first: /healthz answers before host checks and redirects
     "django.middleware.security.SecurityMiddleware",
     "gova.middleware.RejectNulCharacters",  # before anything reads parameters into a query
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -99,7 +100,9 @@ TEMPLATES = [
 ]
 
 # With no DATABASE_URL the project runs on the embedded PostgreSQL (devdb) kept in GOVA_PGDATA.
-DATABASES = {"default": database_from_url(env.str("DATABASE_URL", default=""))}
+DATABASES = {
+    "default": database_from_url(env.str("DATABASE_URL", default=""), password=env.str("DATABASE_PASSWORD", default=""))
+}
 GOVA_PGDATA = Path(env.str("GOVA_PGDATA", default="") or BASE_DIR / ".pgdata")
 # Another pgserver build's binaries, e.g. PostgreSQL 16 for the compatibility run.
 GOVA_PG_BIN = env.str("GOVA_PG_BIN", default="") or None
@@ -171,9 +174,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # dictConfig, then every log record has the row PostgreSQL quotes in constraint errors redacted
 # (it carries password hashes and jwts): gova.redaction.
 LOGGING_CONFIG = "gova.redaction.configure_logging"
+
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+# Configured once: every record reaches the root logger's one handler. Django's own defaults
+# (django.utils.log.DEFAULT_LOGGING) are applied first and give the `django` logger a console
+# handler of its own, which printed each line twice under runserver: replaced here by none.
+# `django.server` (runserver's request lines) keeps its own handler and does not propagate.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "formatters": {
+        "plain": {"format": "{levelname} {name}: {message}", "style": "{"},
+        "one_line": {"()": "gova.log_format.OneLineFormatter", "format": "{levelname} {name}: {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console_one_line": {"class": "logging.StreamHandler", "formatter": "one_line"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # A request with a Host header not in ALLOWED_HOSTS (scanners, mostly): one line, no traceback.
+        "django.security.DisallowedHost": {"handlers": ["console_one_line"], "propagate": False},
+    },
 }

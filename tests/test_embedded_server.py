@@ -9,8 +9,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.conf import settings
 
-from devdb.server import EmbeddedPostgres, EmbeddedPostgresError, _is_alive, default_bin_dir
+from devdb.server import EmbeddedPostgres, EmbeddedPostgresError, _enterable_by_others, _is_alive, default_bin_dir
 from gova.database_url import url_for
 
 DEBIAN_POSTGRES_WITHOUT_PGVECTOR = Path("/usr/lib/postgresql/15/bin")
@@ -129,7 +130,10 @@ def test_embedded_db_command_shows_status_and_stops(manage, pg_folder):
 SYSTEM_PYTHON = Path("/usr/bin/python3")  # the launcher needs only the standard library
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(), reason="needs root to become another user")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not SYSTEM_PYTHON.exists() or not _enterable_by_others(settings.BASE_DIR),
+    reason="needs root to become another user, who must be able to read this checkout (not under /root)",
+)
 def test_a_normal_user_runs_the_server_as_itself(pg_folder, project_dir):
     """As a normal user no OS user is switched: the server runs as whoever started it.
     (The virtualenv's interpreter may live in root's home, which `nobody` cannot enter.)"""
@@ -142,11 +146,16 @@ def test_a_normal_user_runs_the_server_as_itself(pg_folder, project_dir):
         "owner = os.stat(server.cluster / 'postmaster.pid').st_uid; server.stop(); print(owner)"
     )
     result = subprocess.run(
-        [str(SYSTEM_PYTHON), "-c", script, str(folder), os.environ.get("GOVA_PG_BIN") or str(default_bin_dir())],
+        [str(SYSTEM_PYTHON), "-c", script, str(folder), str(reachable_bin_dir(folder))],
         cwd=project_dir, capture_output=True, text=True, timeout=120, user=65534, group=65534, extra_groups=[],
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) == 65534
+
+
+def reachable_bin_dir(folder) -> Path:
+    """The binaries, or in a checkout others cannot enter (under /root) the launcher's reachable copy of them."""
+    return EmbeddedPostgres(folder, os.environ.get("GOVA_PG_BIN") or None)._server_bin_dir()
 
 
 def test_dbshell_uses_the_embedded_psql(manage):

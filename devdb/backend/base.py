@@ -63,6 +63,8 @@ def _create_database_once(params) -> None:
         if not exists:
             try:
                 conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process created it between the check and here
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                # Another process created it between the check and here. Caught mid-creation, PostgreSQL
+                # reports a unique violation on pg_database_datname_index instead of "already exists".
+                pass
     _databases_seen.add(key)

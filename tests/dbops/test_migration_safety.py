@@ -169,3 +169,13 @@ def test_a_migration_behind_traffic_fails_fast_on_lock_timeout(risky_app, settin
     with connection.cursor() as cursor:  # the session settings were put back
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone()[0] == "0"
+
+
+def test_a_dry_run_reports_what_the_real_run_would_refuse(risky_app):
+    call_command("migrate", "riskyapp", "0002", verbosity=0)
+    EvaluationEventFactory()
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="would be refused: refusing to lose event data"):
+        call_command("rollback", "--dry-run", stdout=out)
+    assert "undo riskyapp.0002_add_scratch_column" in out.getvalue()
+    assert has_scratch_column()

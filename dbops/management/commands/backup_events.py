@@ -1,7 +1,8 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from dbops.backups import create_backup, progress_printer
 from dbops.event_tables import EVENT_TABLES
@@ -28,6 +29,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, tables, output_dir, **options):
+        missing = sorted(set(tables or EVENT_TABLES) - set(connection.introspection.table_names()))
+        if missing:
+            raise CommandError(
+                f"{', '.join(missing)} not in database {connection.settings_dict['NAME']!r}: nothing to back up "
+                "(run `python manage.py migrate` to create the tables, or check DATABASE_URL)"
+            )
         output_dir = output_dir or getattr(settings, "GOVA_BACKUP_DIR", settings.BASE_DIR / "backups")
         result = create_backup(tables or EVENT_TABLES, output_dir, progress=progress_printer(self.stderr))
         self.stdout.write(f"Backed up to {result.path}")

@@ -6,9 +6,11 @@ comes first in INSTALLED_APPS, so this command replaces django.core's.
 
 from django.core.management.commands import migrate
 from django.db import connections
+from django.db.migrations.loader import MigrationLoader
 
 from dbops.locking import migration_session
 from dbops.migration_guard import allow_data_loss
+from dbops.rollback_planning import unknown_applied_migrations
 
 
 class Command(migrate.Command):
@@ -32,6 +34,16 @@ class Command(migrate.Command):
         token = allow_data_loss.set(options["allow_data_loss"] or options["fake"])
         try:
             with migration_session(connection, dry_run=dry_run):
+                self._warn_if_database_ahead(connection)
                 return super().handle(*args, **options)
         finally:
             allow_data_loss.reset(token)
+
+    def _warn_if_database_ahead(self, connection) -> None:
+        # Not an error: during a rolling deploy an older container may start after a newer one migrated.
+        unknown = unknown_applied_migrations(MigrationLoader(connection, ignore_no_migrations=True))
+        if unknown:
+            self.stderr.write(
+                f"warning: the database is ahead of the code: {', '.join(unknown)} applied but not in this "
+                "checkout. Nothing of them is undone; deploy the code that has them."
+            )

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from dbops.rollback_planning import applied_in_order
+from dbops.rollback_planning import applied_in_order, unknown_applied_migrations
 
 
 class Command(BaseCommand):
@@ -27,6 +27,13 @@ class Command(BaseCommand):
         applied = [m for m in applied_in_order(executor.connection) if m.app in apps]
         plan = executor.migration_plan(graph.leaf_nodes())
 
+        # Rows whose file is not in this checkout: an older image deployed after a newer one migrated.
+        ahead = [key for key in unknown_applied_migrations(executor.loader) if key.split(".", 1)[0] in apps]
+        if ahead:
+            self.stdout.write(
+                f"The database is ahead of the code: {', '.join(ahead)} applied but not in this checkout. "
+                "Deploy the code that has them before migrating or rolling back."
+            )
         self.stdout.write("Current heads:")
         width = max(len(app) for app in apps)
         applied_keys = {m.key for m in applied}
@@ -43,7 +50,13 @@ class Command(BaseCommand):
                 )
             )
             pending = [migration.name for migration, _ in plan if migration.app_label == app]
-            state = f"{len(pending)} pending: {', '.join(pending)}" if pending else "up to date"
+            unknown = [key.split(".", 1)[1] for key in ahead if key.split(".", 1)[0] == app]
+            if unknown:
+                state = f"database ahead of the code: {', '.join(unknown)} not in this checkout"
+            elif pending:
+                state = f"{len(pending)} pending: {', '.join(pending)}"
+            else:
+                state = "up to date"
             self.stdout.write(f"  {app:<{width}}  {', '.join(heads) or '(none applied)'}  [{state}]")
 
         shown = applied if history == 0 else applied[-history:]

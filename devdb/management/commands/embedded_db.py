@@ -25,6 +25,8 @@ class Command(BaseCommand):
             else:
                 port = server.running_port()
                 state = f"running on 127.0.0.1:{port}" if port else "not running"
-                self.stdout.write(f"{state}; data in {server.folder}; {server.version}")
+                # As root in a private folder the cluster lives elsewhere (devdb.server); say where.
+                where = f"{server.folder}" if server.data_dir.parent == server.folder else f"{server.data_dir}"
+                self.stdout.write(f"{state}; data in {where}; {server.version}")
         except EmbeddedPostgresError as exc:
             raise CommandError(str(exc)) from None
