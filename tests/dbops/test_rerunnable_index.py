@@ -86,6 +86,7 @@ def test_schema_check_names_an_invalid_index(index_app):
 def test_check_migrations_requires_the_rerunnable_operation_on_event_tables(settings):
     with override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, "tests.fixture_apps.plainindexapp"]):
         with pytest.raises(
-            CommandError, match="plainindex_status_idx on action_events: use RerunnableAddIndexConcurrently"
+            CommandError,
+            match="plainindex_status_idx on action_events: use dbops.operations.RerunnableAddIndexConcurrently",
         ):
             call_command("check_migrations", "plainindexapp", stdout=io.StringIO())

@@ -22,7 +22,7 @@ from tests.factories import UserFactory
 def checkout(tmp_path):
     """A checkout without .env: the real script, the venv and devdb linked in (no install runs)."""
     (tmp_path / "scripts").mkdir()
-    for name in ("scripts/setup", ".env.example", "requirements.txt", "requirements-dev.txt"):
+    for name in ("scripts/setup", "scripts/write_env.py", ".env.example", "requirements.txt", "requirements-dev.txt"):
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
     for name in (".venv", "devdb"):
         (tmp_path / name).symlink_to(PROJECT_DIR / name)
