@@ -230,3 +230,37 @@ class ActionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_type} [{self.status}] moderator={self.moderator_id}"
+
+
+class ActionReview(models.Model):
+    """One human decision on an awaiting action: who, when, from which status to which, and why.
+
+    Append-only: a trigger refuses UPDATE and DELETE for every writer (migration 0005). The log
+    outlives what it describes: no foreign key constraint to the action, so deleting a moderator
+    (whose actions go with it) keeps the record of who decided what; a reviewer who decided
+    anything cannot be deleted (PROTECT; deactivate the account instead).
+    """
+
+    review_id = uuid7_primary_key()
+    action = models.ForeignKey(
+        ActionEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="reviews"
+    )  # indexed: the action page lists its reviews
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="action_reviews")
+    from_status = models.CharField(max_length=None, choices=ActionStatus)
+    to_status = models.CharField(max_length=None, choices=ActionStatus)
+    reason = models.CharField(max_length=None)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "action_reviews"
+        # Nobody changes or deletes a review, so no such permissions exist.
+        default_permissions = ("view",)
+        permissions = [("decide_action", "Can approve or reject actions awaiting approval")]
+        constraints = [
+            models.CheckConstraint(condition=Q(from_status__in=ActionStatus.values), name="review_from_status_valid"),
+            models.CheckConstraint(condition=Q(to_status__in=ActionStatus.values), name="review_to_status_valid"),
+            models.CheckConstraint(condition=~Q(reason__regex=r"^\s*$"), name="review_reason_given"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status} by {self.reviewer_id} on action {self.action_id}"
