@@ -181,6 +181,8 @@ class EvaluationEvent(models.Model):
             models.Index(fields=["moderator", "platform_user_id", "created_at"], name="evaluation_mod_user_idx"),
             # Similar content: nearest neighbours by cosine distance, the distance nearest() orders by.
             HnswIndex(fields=["embedding"], name="evaluation_embedding_hnsw", opclasses=["vector_cosine_ops"]),
+            # The admin's search by platform user id across moderators (an exact match, not UPPER()).
+            models.Index(fields=["platform_user_id"], name="evaluation_user_idx"),
         ]
 
     def __str__(self) -> str:
@@ -226,6 +228,14 @@ class ActionEvent(models.Model):
             models.Index(fields=["moderator", "status", "created_at"], name="action_mod_status_created_idx"),
             # The original schema indexes action_type.
             models.Index(fields=["action_type"], name="action_type_idx"),
+            # The review queue: only the awaiting rows, oldest first (a few thousand of 200,000).
+            models.Index(
+                fields=["created_at"],
+                name="action_awaiting_created_idx",
+                condition=Q(status=ActionStatus.AWAITING_APPROVAL),
+            ),
+            # The admin's search by target platform user id.
+            models.Index(fields=["platform_user_id"], name="action_user_idx"),
         ]
 
     def __str__(self) -> str:
