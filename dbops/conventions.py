@@ -59,7 +59,7 @@ def _operation_problems(operation, migration, state, created_here):
     elif not operation.reversible:
         yield f"irreversible operation: {operation.describe()}"
 
-    if isinstance(operation, migrations.CreateModel):
+    if isinstance(operation, migrations.CreateModel) and not operation.options.get("proxy"):  # a proxy has no table
         created_here.add(operation.name_lower)
         primary_key = next((field for _, field in operation.fields if field.primary_key), None)
         if primary_key is None or not isinstance(getattr(primary_key, "db_default", None), UUIDv7):
