@@ -143,6 +143,8 @@ class EventAdmin(admin.ModelAdmin):
     # Newest first by the uuidv7 key (its index); sorting by another column would sort the whole table.
     sortable_by = ()
     # No date_hierarchy: its drill-down runs SELECT DISTINCT date_trunc(...) over the whole table.
+    # No facet counts: one COUNT per filter choice over the table.
+    show_facets = admin.ShowFacets.NEVER
     search_help_text = "An exact platform user id or server (guild) id."
 
     def has_add_permission(self, request, obj=None):
@@ -421,7 +423,8 @@ class ReviewQueueAdmin(EventAdmin):
 @admin.register(Moderator)
 class ModeratorAdmin(admin.ModelAdmin):
     list_display = (
-        "name", "status_badge", "platform", "platform_server_id", "user", "evaluation_total", "action_total", "created_at",
+        "name", "status_badge", "platform", "platform_server_id", "user", "evaluation_total", "action_total",
+        "created_at",
     )  # fmt: skip
     list_filter = ("status", "platform")
     list_select_related = ("user",)
@@ -478,7 +481,7 @@ def moderator_insight(moderator: Moderator) -> dict:
     }
     bands = EvaluationEvent.objects.filter(moderator_id=moderator.pk, created_at__gte=since).aggregate(
         **{
-            key: Count("severity_score", filter=Q(severity_score__gte=low) & (Q(severity_score__lt=high) if high else Q()))
+            key: Count("pk", filter=Q(severity_score__gte=low) & (Q(severity_score__lt=high) if high else Q()))
             for key, (_, low, high) in SEVERITY_BANDS.items()
         }
     )

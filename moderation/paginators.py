@@ -39,6 +39,12 @@ class EstimatedCountPaginator(Paginator):
             return COUNT_CAP
         return counted
 
+    @property
+    def count_label(self) -> str:
+        if self.count_is_estimate:
+            return f"about {self.count:,}"
+        return f"more than {self.count:,}" if self.count_is_capped else f"{self.count:,}"
+
     @cached_property
     def num_pages(self) -> int:
         return min(super().num_pages, MAX_PAGES)
