@@ -7,7 +7,7 @@ last page is an OFFSET of the whole table (657 ms). Here:
 - an unfiltered list shows the planner's estimate (pg_class.reltuples, kept by autovacuum/ANALYZE);
 - a filtered list counts at most COUNT_CAP rows (`SELECT count(*) FROM (… LIMIT 10001)`) and says
   "more than 10,000" beyond;
-- page numbers stop at MAX_PAGES (OFFSET at most 9,900 rows); deeper rows are reached with the
+- page numbers stop at MAX_PAGES (OFFSET at most 4,950 rows at 50 a page); deeper rows are reached with the
   "older" link, keyset pagination on the uuidv7 primary key (`?<pk>__lt=<last key on the page>`, an
   index range scan however deep), see templatetags/moderation_admin.py.
 """
@@ -33,7 +33,8 @@ class EstimatedCountPaginator(Paginator):
                 self.count_is_estimate = True
                 return estimate
         # The ORM wraps a sliced queryset's count: SELECT COUNT(*) FROM (SELECT … LIMIT n) subquery.
-        counted = queryset.order_by()[: COUNT_CAP + 1].count()
+        # values("pk") leaves the list's annotations (subqueries per row) out of the count.
+        counted = queryset.order_by().values("pk")[: COUNT_CAP + 1].count()
         if counted > COUNT_CAP:
             self.count_is_capped = True
             return COUNT_CAP
