@@ -198,7 +198,7 @@ class EventAdmin(admin.ModelAdmin):
 
     @admin.display(description="message")
     def message_content(self, obj):
-        return format_html('<blockquote style="margin:0">{}</blockquote>', message_field(obj.context, "content"))
+        return format_html('<div class="gova-message">{}</div>', message_field(obj.context, "content"))
 
 
 class ActionInline(admin.TabularInline):
@@ -309,7 +309,7 @@ class ReviewQueueAdmin(EventAdmin):
     """Actions awaiting approval, most severe first, then oldest; approve or reject each or in bulk, with a reason."""
 
     list_display = (
-        "action_checkbox", "proposed_action", "message", "severity", "author_history", "created_at", "decide",
+        "proposed_action", "message", "severity", "author_history", "decide",
     )  # fmt: skip
     list_display_links = None
     list_filter = ("action_type", "moderator__platform")
@@ -380,19 +380,19 @@ class ReviewQueueAdmin(EventAdmin):
     def proposed_action(self, obj):
         params = ", ".join(f"{key}={value}" for key, value in (obj.action_params or {}).items())
         return format_html(
-            '<strong>{}</strong> <a href="{}">{}</a><br><small>{}</small><br><small>bot: {}</small>',
+            '<strong>{}</strong> <small>{}</small><br><small>bot: {}</small><br><small><a href="{}">{}</a></small>',
             obj.get_action_type_display(),
-            reverse("admin:moderation_actionevent_change", args=[obj.pk]),
-            str(obj.pk)[:13] + "…",
             params,
             obj.reason or "—",
+            reverse("admin:moderation_actionevent_change", args=[obj.pk]),
+            timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M"),
         )
 
     @admin.display(description="message it answers")
     def message(self, obj):
         context = obj.context
         return format_html(
-            '<blockquote style="margin:0">{}</blockquote><small>#{} · {} · {}</small>',
+            '<div class="gova-message">{}</div><small>#{} · {} · {}</small>',
             message_field(context, "content"),
             message_field(context, "channel_name"),
             message_field(context, "username"),
@@ -418,7 +418,7 @@ class ReviewQueueAdmin(EventAdmin):
     @admin.display(description="decide")
     def decide(self, obj):
         return format_html(
-            '<input type="text" name="reason-{0}" size="22" placeholder="reason" aria-label="reason for {0}"> '
+            '<input type="text" name="reason-{0}" size="16" placeholder="reason" aria-label="reason for {0}"><br>'
             '<button type="submit" name="_decide" value="approve:{0}" class="button">Approve</button> '
             '<button type="submit" name="_decide" value="reject:{0}" class="button">Reject</button>',
             obj.pk,

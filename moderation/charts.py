@@ -14,7 +14,8 @@ def daily_bars(days: list[date], series: dict[str, dict[date, int]], title: str)
     """Grouped bars per day, one colour per series ({label: {day: count}}), with a y axis and a legend."""
     plot_width = WIDTH - MARGIN_LEFT - 8
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
-    top = max([1, *(count for counts in series.values() for count in counts.values())])
+    highest = max([1, *(count for counts in series.values() for count in counts.values())])
+    top = -(-highest // 4) * 4  # a multiple of 4: every tick of the y axis is a whole number
     slot = plot_width / max(len(days), 1)
     bar = max(1.0, slot * 0.8 / max(len(series), 1))
     bars = []
@@ -28,7 +29,7 @@ def daily_bars(days: list[date], series: dict[str, dict[date, int]], title: str)
             bars.append(
                 (f"{x:.1f}", f"{y:.1f}", f"{bar:.1f}", f"{height:.1f}", colour, f"{day:%a %d %b}: {count:,} {label}")
             )
-    ticks = [(f"{MARGIN_TOP + plot_height * (1 - i / 4):.1f}", f"{round(top * i / 4):,}") for i in range(5)]
+    ticks = [(f"{MARGIN_TOP + plot_height * (1 - i / 4):.1f}", f"{top * i // 4:,}") for i in range(5)]
     labels = [(f"{MARGIN_LEFT + d * slot + slot / 2:.1f}", f"{day:%d %b}") for d, day in enumerate(days) if d % 5 == 0]
     legend = [
         (
