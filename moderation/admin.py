@@ -179,6 +179,10 @@ class EventAdmin(admin.ModelAdmin):
             return queryset.filter(moderator_id__in=moderator_ids), False
         return queryset.filter(platform_user_id=term), False
 
+    @admin.display(description="moderator")
+    def moderator_name(self, obj):
+        return obj.moderator.name  # list_select_related: no query per row
+
     @admin.display(description="context")
     def context_pretty(self, obj):
         return pretty_json(obj.context)
@@ -228,9 +232,9 @@ class ActionInline(admin.TabularInline):
 @admin.register(EvaluationEvent)
 class EvaluationEventAdmin(EventAdmin):
     list_display = (
-        "event_id", "moderator", "author", "channel", "message_excerpt", "severity_score", "behaviour_score",
-        "created_at",
+        "created_at", "moderator_name", "author", "channel", "message_excerpt", "severity_score", "behaviour_score",
     )  # fmt: skip
+    list_display_links = ("created_at",)
     list_filter = ("moderator__platform", SeverityBandFilter, CreatedWithinFilter)
     list_select_related = ("moderator",)
     search_fields = ("platform_user_id",)  # shows the box; get_search_results decides how to match
@@ -267,9 +271,10 @@ class ReviewInline(admin.TabularInline):
 @admin.register(ActionEvent)
 class ActionEventAdmin(EventAdmin):
     list_display = (
-        "action_id", "moderator", "action_type", "status_badge", "platform_user_id", "reason", "evaluation_link",
-        "created_at", "executed_at",
+        "created_at", "moderator_name", "action_type", "status_badge", "platform_user_id", "reason",
+        "evaluation_link", "executed_at",
     )  # fmt: skip
+    list_display_links = ("created_at",)
     list_filter = ("status", "action_type", "moderator__platform", ActionSeverityBandFilter, CreatedWithinFilter)
     list_select_related = ("moderator",)
     search_fields = ("platform_user_id",)
