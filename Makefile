@@ -2,7 +2,7 @@
 # `make test` runs every test (PostgreSQL 18, then PostgreSQL 16 for compatibility).
 PYTHON := .venv/bin/python
 
-.PHONY: run setup test lint test-pg18 test-pg16 bench db-stop
+.PHONY: run setup browser test lint test-pg18 test-pg16 bench db-stop
 
 run: setup
 	$(PYTHON) manage.py migrate
@@ -12,7 +12,11 @@ run: setup
 setup:
 	@bash scripts/setup
 
-test: setup lint
+# Headless Chromium for the browser tests, from Debian's packages (apt as root; nothing when present).
+browser:
+	@bash scripts/install-browser
+
+test: setup lint browser
 	$(PYTHON) -m pytest
 	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
 
@@ -20,10 +24,10 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-test-pg18: setup
+test-pg18: setup browser
 	$(PYTHON) -m pytest
 
-test-pg16: setup
+test-pg16: setup browser
 	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
 
 # Writer stalls while a migration adds a column and an index to 1,000,000 evaluation events;

@@ -130,9 +130,13 @@ def _users(rng, moderator_count, result):
                 discord_oauth_payload={"access_token": f"demo-{rng.getrandbits(64):x}"} if rng.random() < 0.5 else None,
             )
         )
-    for owner in owners:
+    # The same seed names the same owners: a second run into the same database reuses them.
+    existing = {user.username: user for user in User.objects.filter(username__in=[o.username for o in owners])}
+    new = [owner for owner in owners if owner.username not in existing]
+    for owner in new:
         owner.set_unusable_password()
-    User.objects.bulk_create(owners)
+    User.objects.bulk_create(new)
+    owners = [existing.get(owner.username, owner) for owner in owners]
     group = Group.objects.filter(name="reviewers").first()
     reviewers = []
     for username in REVIEWERS:
@@ -146,7 +150,7 @@ def _users(rng, moderator_count, result):
         if group:
             reviewer.groups.add(group)
         reviewers.append(reviewer)
-    result.users += len(owners)
+    result.users += len(new)
     return owners, reviewers
 
 

@@ -1,9 +1,11 @@
 """The admin as the operators' console: the review queue, readable records, reviewer permissions, cheap pages."""
 
+import importlib
 import re
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -37,9 +39,19 @@ def awaiting(moderator, severity, minutes_ago, user="u-1", **context):
 
 @pytest.fixture
 def reviewer(db):
+    if not Group.objects.filter(name="reviewers").exists():
+        # A transactional test's flush empties tables, data-migration rows included: make it again, the same way.
+        importlib.import_module("moderation.migrations.0006_reviewers_group").create_reviewers_group(django_apps, None)
     user = UserFactory(username="rita", is_staff=True)
     user.groups.add(Group.objects.get(name="reviewers"))
     return user
+
+
+def test_the_reviewers_group_reads_events_and_decides_actions_only(reviewer):
+    permissions = set(Group.objects.get(name="reviewers").permissions.values_list("codename", flat=True))
+    assert permissions == {
+        "view_moderator", "view_evaluationevent", "view_actionevent", "view_actionreview", "decide_action",
+    }  # fmt: skip
 
 
 # -- the review queue -------------------------------------------------------------------------------
