@@ -5,9 +5,11 @@ Django's Paginator runs COUNT(*) over the filtered queryset on every page, even 
 last page is an OFFSET of the whole table (657 ms). Here:
 
 - an unfiltered list shows the planner's estimate (pg_class.reltuples, kept by autovacuum/ANALYZE);
-- a filtered list counts at most COUNT_CAP rows (`SELECT count(*) FROM (… LIMIT 10001)`) and says
-  "more than 10,000" beyond;
-- page numbers stop at MAX_PAGES (OFFSET at most 4,950 rows at 50 a page); deeper rows are reached with the
+- a filtered list counts at most COUNT_CAP rows (`SELECT count(*) FROM (… LIMIT 1001)`) and says
+  "more than 1,000" beyond. A filter no index serves reads until it has found COUNT_CAP rows: at
+  1M events "severity high" (9% of rows) took 91 ms for 10,000 and 9 ms for 1,000;
+- page numbers stop at MAX_PAGES (OFFSET at most 4,950 rows at 50 a page; 20 pages for a capped
+  filtered count); deeper rows are reached with the
   "older" link, keyset pagination on the uuidv7 primary key (`?<pk>__lt=<last key on the page>`, an
   index range scan however deep), see templatetags/moderation_admin.py.
 """
@@ -16,7 +18,7 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 MAX_PAGES = 100
 
 
