@@ -7,7 +7,7 @@ last page is an OFFSET of the whole table (657 ms). Here:
 - an unfiltered list shows the planner's estimate (pg_class.reltuples, kept by autovacuum/ANALYZE);
 - a filtered list counts at most COUNT_CAP rows (`SELECT count(*) FROM (… LIMIT 1001)`) and says
   "more than 1,000" beyond. A filter no index serves reads until it has found COUNT_CAP rows: at
-  1M events "severity high" (9% of rows) took 91 ms for 10,000 and 9 ms for 1,000;
+  1M events "severity high" (9% of rows) took 91 ms for 10,000 and 9-13 ms for 1,000;
 - page numbers stop at MAX_PAGES (OFFSET at most 4,950 rows at 50 a page; 20 pages for a capped
   filtered count); deeper rows are reached with the
   "older" link, keyset pagination on the uuidv7 primary key (`?<pk>__lt=<last key on the page>`, an
