@@ -21,6 +21,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from moderation import charts
 from moderation.models import (
@@ -286,6 +287,11 @@ class ActionEventAdmin(EventAdmin):
     readonly_fields = fields
     inlines = [ReviewInline]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # An awaiting action is decided here too, by the queue's handler (a form after the page's own).
+        extra_context = {**(extra_context or {}), "can_decide": request.user.has_perm(DECIDE_PERMISSION)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="status")
     def status_badge(self, obj):
         return badge(obj.status, obj.get_status_display())
@@ -351,7 +357,11 @@ class ReviewQueueAdmin(EventAdmin):
                 self.message_user(request, "no such action: nothing was done", messages.ERROR)
             else:
                 self._decide(request, [action], verdict, request.POST.get(f"reason-{pk}", ""))
-            return HttpResponseRedirect(request.get_full_path())
+            # The action's own page posts here too and asks to come back to itself.
+            back = request.POST.get("_next", "")
+            if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+                back = request.get_full_path()
+            return HttpResponseRedirect(back)
         return super().changelist_view(request, extra_context)
 
     @admin.action(description="Approve selected actions (with the reason given)", permissions=["decide"])

@@ -336,3 +336,19 @@ def test_changelist_query_counts_do_not_grow_with_rows(admin_client, name, djang
         awaiting(ModeratorFactory(), 0.5, n, user=f"v-{n}")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert admin_client.get(url).status_code == 200
+
+
+def test_an_awaiting_action_is_decided_on_its_own_page_too(admin_client):
+    action = awaiting(ModeratorFactory(), 0.9, 5)
+    page = reverse("admin:moderation_actionevent_change", args=[action.pk])
+    assert 'id="decide-form"' in admin_client.get(page).content.decode()
+    response = admin_client.post(QUEUE, {"_decide": f"reject:{action.pk}", f"reason-{action.pk}": "ok", "_next": page})
+    assert response.url == page
+    html = admin_client.get(page).content.decode()
+    assert 'id="decide-form"' not in html and "Rejected" in html
+    # Only a same-site page to come back to.
+    other = awaiting(ModeratorFactory(), 0.9, 5)
+    response = admin_client.post(
+        QUEUE, {"_decide": f"reject:{other.pk}", f"reason-{other.pk}": "ok", "_next": "https://evil.example/"}
+    )
+    assert response.url == QUEUE
