@@ -71,8 +71,10 @@ class ActionExecutionFailed(Exception):
 class ActionExecutor(Protocol):
     """Carries out an approved action on its platform (Discord). Raise ActionExecutionFailed on a refusal.
 
-    It runs inside the decision's transaction, with the action's row locked, so it is called at most
-    once per action: a second approval waits for the lock and then finds the action decided.
+    It runs inside the decision's transaction, with the action's row locked, so it is called once per
+    decision: a second approval waits for the lock and then finds the action decided. Should the commit
+    fail after the call (the database gone mid-decision), the action stays awaiting and a retry calls
+    again: a real executor passes action.action_id to the platform as its idempotency key.
     """
 
     def execute(self, action: ActionEvent) -> None: ...
