@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
 from moderation.models import ActionEvent, ActionReview, ActionStatus, ActionType
 from tests.factories import ActionEventFactory, EvaluationEventFactory, ModeratorFactory, UserFactory, message_context
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +30,6 @@ PASSWORD = "a long test password 42"
 def browser():
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.fail("headless Chromium is missing: run `bash scripts/install-browser` as root (make test does)")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
     profile = tempfile.mkdtemp(prefix="gova-chromium-")
     options = Options()
     options.binary_location = str(CHROMIUM)
