@@ -5,7 +5,7 @@ PYTHON := .venv/bin/python
 PORT ?= 8000
 GOVA_BIND ?= 127.0.0.1
 
-.PHONY: run setup test test-quick lint test-pg18 test-pg16 bench db-stop
+.PHONY: run setup browser test test-quick lint test-pg18 test-pg16 bench db-stop
 
 run: setup
 	$(PYTHON) manage.py migrate
@@ -15,7 +15,11 @@ run: setup
 setup:
 	@bash scripts/setup
 
-test: setup lint
+# Headless Chromium for the browser tests, from Debian's packages (apt as root; nothing when present).
+browser:
+	@bash scripts/install-browser
+
+test: setup lint browser
 	$(PYTHON) -m pytest
 	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
 
@@ -27,15 +31,17 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-test-pg18: setup
+test-pg18: setup browser
 	$(PYTHON) -m pytest
 
-test-pg16: setup
+test-pg16: setup browser
 	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
 
-# Writer stalls while a migration adds a column and an index to 1,000,000 evaluation events.
+# Writer stalls while a migration adds a column and an index to 1,000,000 evaluation events;
+# admin page timings at 1,000,000 evaluation events, each against the admin index page.
 bench: setup
 	$(PYTHON) -m bench.migration_stall
+	$(PYTHON) -m bench.admin_pages
 
 db-stop:
 	$(PYTHON) manage.py embedded_db stop

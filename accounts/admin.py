@@ -1,7 +1,21 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from accounts.models import User
+
+
+class VerifiedFilter(admin.SimpleListFilter):
+    title = "verified"
+    parameter_name = "verified"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(verified_at__isnull=self.value() == "no")
+        return queryset
 
 
 @admin.register(User)
@@ -15,7 +29,23 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),)
     readonly_fields = ("last_login", "created_at", "updated_at")
-    list_display = ("username", "email", "pricing_tier", "is_staff", "is_active", "created_at")
-    list_filter = ("pricing_tier", "is_staff", "is_superuser", "is_active")
+    list_display = (
+        "username", "email", "pricing_tier", "verified", "stripe_customer_id", "oauth_connected", "is_staff",
+        "is_active", "created_at",
+    )  # fmt: skip
+    list_filter = ("pricing_tier", VerifiedFilter, "is_staff", "is_superuser", "is_active")
     search_fields = ("username", "email", "=stripe_customer_id")
     ordering = ("-created_at",)
+
+    def get_queryset(self, request):
+        # Connected or not, decided in the database: the payload column is never loaded, let alone decrypted.
+        connected = ExpressionWrapper(Q(discord_oauth_payload__isnull=False), output_field=BooleanField())
+        return super().get_queryset(request).annotate(oauth_is_connected=connected)
+
+    @admin.display(description="verified", boolean=True, ordering="verified_at")
+    def verified(self, obj):
+        return obj.verified_at is not None
+
+    @admin.display(description="Discord OAuth", boolean=True)
+    def oauth_connected(self, obj):
+        return obj.oauth_is_connected

@@ -94,7 +94,7 @@ def _operation_problems(operation, migration, state, created_here):
                 "and declare which event tables it destroys or rewrites (destroys=, reverse_destroys=)"
             )
 
-    if isinstance(operation, migrations.CreateModel):
+    if isinstance(operation, migrations.CreateModel) and not operation.options.get("proxy"):  # a proxy has no table
         created_here.add(operation.name_lower)
         primary_key = next((field for _, field in operation.fields if field.primary_key), None)
         if primary_key is None or not isinstance(getattr(primary_key, "db_default", None), UUIDv7):

@@ -1,10 +1,13 @@
 """Writes to the moderation tables. Each service validates (full_clean) before it saves."""
 
+from typing import Protocol
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from moderation.models import ActionEvent, ActionStatus, EvaluationEvent, Moderator
+from moderation.models import ActionEvent, ActionReview, ActionStatus, EvaluationEvent, Moderator
+from moderation.validators import validate_action_params
 
 
 @transaction.atomic
@@ -61,27 +64,81 @@ def action_event_record(
     return action
 
 
-def action_event_approve(*, action: ActionEvent, succeeded: bool, error_msg: str | None = None) -> ActionEvent:
-    """A human approved the action and it ran: completed, or failed with error_msg."""
-    status = ActionStatus.COMPLETED if succeeded else ActionStatus.FAILED
-    return _leave_approval(action, status=status, executed_at=timezone.now(), error_msg=error_msg)
+class ActionExecutionFailed(Exception):
+    """The platform could not carry out an approved action; the message is stored as its error_msg."""
 
 
-def action_event_reject(*, action: ActionEvent, reason: str | None = None) -> ActionEvent:
-    """A human rejected the action; it never runs."""
-    return _leave_approval(action, status=ActionStatus.REJECTED, reason=reason or action.reason)
+class ActionExecutor(Protocol):
+    """Carries out an approved action on its platform (Discord). Raise ActionExecutionFailed on a refusal.
+
+    It runs inside the decision's transaction, with the action's row locked, so it is called once per
+    decision: a second approval waits for the lock and then finds the action decided. Should the commit
+    fail after the call (the database gone mid-decision), the action stays awaiting and a retry calls
+    again: a real executor passes action.action_id to the platform as its idempotency key.
+    """
+
+    def execute(self, action: ActionEvent) -> None: ...
 
 
-def _leave_approval(action: ActionEvent, **changes) -> ActionEvent:
-    # A conditional UPDATE: of two reviewers deciding at once, exactly one wins.
-    changes["updated_at"] = timezone.now()
-    updated = ActionEvent.objects.filter(pk=action.pk, status=ActionStatus.AWAITING_APPROVAL).update(**changes)
-    if not updated:
-        current = ActionEvent.objects.filter(pk=action.pk).values_list("status", flat=True).first()
-        raise ValidationError(
-            f"action {action.pk} is {current or 'gone'}, not awaiting approval: only awaiting actions can be decided",
-            code="invalid_transition",
-        )
-    for name, value in changes.items():
-        setattr(action, name, value)
-    return action
+class RecordOnlyExecutor:
+    """The default: records the decision and calls no platform (the Discord call lives elsewhere)."""
+
+    def execute(self, action: ActionEvent) -> None:
+        return None
+
+
+def action_event_approve(
+    *, action: ActionEvent, reviewer, reason: str, executor: ActionExecutor | None = None
+) -> ActionEvent:
+    """A human approved the action: it is carried out once, then completed (or failed with error_msg).
+
+    Params are checked against the platform's limits first; an action decided meanwhile (another
+    reviewer, a double click) raises ValidationError naming who decided it, and nothing runs.
+    """
+    return _decide(action, reviewer=reviewer, reason=reason, executor=executor or RecordOnlyExecutor())
+
+
+def action_event_reject(*, action: ActionEvent, reviewer, reason: str) -> ActionEvent:
+    """A human rejected the action: it never runs. Raises ValidationError if it was decided meanwhile."""
+    return _decide(action, reviewer=reviewer, reason=reason, executor=None)
+
+
+@transaction.atomic
+def _decide(action: ActionEvent, *, reviewer, reason: str, executor: ActionExecutor | None) -> ActionEvent:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("a reason is required to approve or reject an action", code="reason_required")
+    # The row lock serialises deciders: of two reviewers (or a double click) the second waits here
+    # until the first commits, then reads the decided status below and changes nothing.
+    locked = ActionEvent.objects.select_for_update(of=("self",)).filter(pk=action.pk).first()
+    if locked is None:
+        raise ValidationError(f"action {action.pk} no longer exists: nothing was done", code="invalid_transition")
+    if locked.status != ActionStatus.AWAITING_APPROVAL:
+        raise ValidationError(_already_decided(locked), code="invalid_transition")
+    if executor is None:
+        locked.status = ActionStatus.REJECTED
+    else:
+        validate_action_params(locked.action_type, locked.action_params)
+        try:
+            executor.execute(locked)
+        except ActionExecutionFailed as failure:
+            locked.status, locked.error_msg = ActionStatus.FAILED, str(failure) or type(failure).__name__
+        else:
+            locked.status, locked.error_msg = ActionStatus.COMPLETED, None
+        locked.executed_at = timezone.now()
+    locked.save(update_fields=["status", "error_msg", "executed_at", "updated_at"])
+    ActionReview.objects.create(
+        action=locked, reviewer=reviewer, from_status=ActionStatus.AWAITING_APPROVAL, to_status=locked.status,
+        reason=reason,
+    )  # fmt: skip
+    for name in ("status", "error_msg", "executed_at", "updated_at"):
+        setattr(action, name, getattr(locked, name))
+    return locked
+
+
+def _already_decided(action: ActionEvent) -> str:
+    review = action.reviews.select_related("reviewer").order_by("-created_at").first()
+    if review is None:
+        return f"action {action.pk} is {action.status}, not awaiting approval: nothing was done"
+    when = timezone.localtime(review.created_at).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"action {action.pk} was already {action.status} by {review.reviewer} at {when}: nothing was done"

@@ -70,3 +70,39 @@ def _json_type(value) -> str:
     if value is None:
         return "null"
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a number")
+
+
+# Discord's limits: a member timeout lasts at most 28 days, a message holds at most 2,000 characters.
+DISCORD_MAX_TIMEOUT_SECONDS = 28 * 24 * 60 * 60
+DISCORD_MAX_MESSAGE_LENGTH = 2000
+
+
+def validate_action_params(action_type: str, params) -> None:
+    """Refuse params the platform would refuse, before a human approves carrying them out."""
+    errors = list(_action_param_errors(action_type, params))
+    if errors:
+        raise ValidationError([ValidationError(message, code="invalid_action_params") for message in errors])
+
+
+def _action_param_errors(action_type, params):
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        yield f"action_params: must be a JSON object, not {_json_type(params)}"
+        return
+    if action_type == "timeout":
+        duration = params.get("duration")
+        if not _is_int(duration) or not 0 < duration <= DISCORD_MAX_TIMEOUT_SECONDS:
+            yield (
+                f"action_params.duration: a timeout lasts 1 to {DISCORD_MAX_TIMEOUT_SECONDS:,} seconds "
+                f"(28 days, Discord's limit), not {duration!r}"
+            )
+    elif action_type == "reply":
+        content = params.get("content")
+        if not isinstance(content, str) or not content.strip():
+            yield "action_params.content: a reply needs a non-empty string"
+        elif len(content) > DISCORD_MAX_MESSAGE_LENGTH:
+            yield (
+                f"action_params.content: a reply is at most {DISCORD_MAX_MESSAGE_LENGTH:,} characters "
+                f"(Discord's limit), not {len(content):,}"
+            )

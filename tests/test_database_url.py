@@ -72,3 +72,9 @@ def test_a_real_connection_through_a_unix_socket_with_a_percent_encoded_password
         result = manage("shell", "-c", script, env={"DATABASE_URL": url})
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().splitlines()[-1] == str(socket_dir)
+
+
+def test_the_embedded_database_keeps_its_connections_between_requests():
+    # A new connection per request cost the development server 7.5 ms a page.
+    config = database_from_url("")
+    assert config["CONN_MAX_AGE"] == 60 and config["CONN_HEALTH_CHECKS"] is True

@@ -138,7 +138,7 @@ def test_migration_status_shows_heads_pending_and_history(risky_app):
         "riskyapp    0002_add_scratch_column  [2 pending: 0003_drop_scratch_column, 0004_irreversible_backfill]"
         in output
     )
-    assert "moderation  0003_action_events_updated_at_trigger  [up to date]" in output
+    assert "moderation  0008_review_queue_proxy  [up to date]" in output
     history = output.split("History", 1)[1]
     assert history.index("moderation.0002_foreign_keys_on_delete_cascade") < history.index("riskyapp.0001_initial")
     assert history.index("riskyapp.0001_initial") < history.index("riskyapp.0002_add_scratch_column")

@@ -1,0 +1,164 @@
+"""How fast the admin's pages answer with 1,000,000 evaluation events and ~200,000 actions.
+
+    python -m bench.admin_pages [--events 1000000] [--runs 5]          (part of `make bench`)
+    GOVA_BENCH_PGDATA=/var/tmp/gova-bench python -m bench.admin_pages   (reuse a seeded server folder)
+
+A throwaway embedded PostgreSQL in a temporary folder gets the schema (`migrate`) and `seed_demo`
+data (or, with GOVA_BENCH_PGDATA, a folder seeded by an earlier run is reused, and kept). Each page
+is requested in-process with Django's test client as a superuser: one warm-up request, then the
+median of --runs. Every figure is printed against the admin index page measured in the same run,
+with the number of queries. It prints; it asserts nothing about the timings.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from urllib.parse import quote
+
+DATABASE = "bench"
+
+
+def pages(client):
+    """(label, url) for each page measured; ids come from the seeded data."""
+    from django.db import connection
+    from django.urls import reverse
+
+    from moderation.models import ActionEvent, EvaluationEvent, Moderator
+
+    evaluations = reverse("admin:moderation_evaluationevent_changelist")
+    actions = reverse("admin:moderation_actionevent_changelist")
+    evaluation = EvaluationEvent.objects.order_by("-pk").only("pk", "platform_user_id").first()
+    action = ActionEvent.objects.filter(status="rejected").order_by("-pk").only("pk").first()
+    with connection.cursor() as cursor:
+        # The busiest moderator, from a 0.1% sample instead of a GROUP BY over the table.
+        cursor.execute(
+            "SELECT moderator_id FROM evaluation_events TABLESAMPLE SYSTEM (0.1) "
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        )
+        busiest = Moderator.objects.get(pk=cursor.fetchone()[0])
+        # A key among the oldest 1% of events: the keyset "older" link that deep.
+        cursor.execute("SELECT event_id FROM evaluation_events ORDER BY event_id LIMIT 1 OFFSET 10000")
+        deep_key = cursor.fetchone()[0]
+    return [
+        ("admin index (baseline)", reverse("admin:index")),
+        ("evaluations: page 1", evaluations),
+        ("evaluations: page 100 (last numbered)", f"{evaluations}?p=100"),
+        ("evaluations: older than the oldest 1% (keyset)", f"{evaluations}?event_id__lt={deep_key}"),
+        ("evaluations: search platform user id", f"{evaluations}?q={evaluation.platform_user_id}"),
+        ("evaluations: search server id", f"{evaluations}?q={busiest.platform_server_id}"),
+        ("evaluations: severity high", f"{evaluations}?severity=high"),
+        ("evaluations: created in the past 7 days", f"{evaluations}?created=7d"),
+        ("evaluations: one moderator", f"{evaluations}?moderator__moderator_id__exact={busiest.pk}"),
+        ("evaluation: change page", reverse("admin:moderation_evaluationevent_change", args=[evaluation.pk])),
+        ("actions: page 1", actions),
+        ("actions: status rejected, page 20 (last numbered)", f"{actions}?status__exact=rejected&p=20"),
+        ("actions: search platform user id", f"{actions}?q={evaluation.platform_user_id}"),
+        ("action: change page", reverse("admin:moderation_actionevent_change", args=[action.pk])),
+        ("review queue", reverse("admin:moderation_reviewqueueitem_changelist")),
+        ("moderators", reverse("admin:moderation_moderator_changelist")),
+        ("moderator: busiest, with insight", reverse("admin:moderation_moderator_change", args=[busiest.pk])),
+        ("users", reverse("admin:accounts_user_changelist")),
+    ]
+
+
+def measure(client, url: str, runs: int) -> tuple[float, int, int]:
+    """Median milliseconds over `runs` after one warm-up request, the query count, and the status code."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    response = client.get(url)
+    timings = []
+    for _ in range(runs):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings), len(queries.captured_queries), response.status_code
+
+
+def run(runs: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    admin = get_user_model().objects.filter(is_superuser=True).first()
+    if admin is None:
+        admin = get_user_model().objects.create_superuser("bench-admin", "bench-admin@example.com", None)
+    client = Client()
+    client.force_login(admin)
+    results = [(label, *measure(client, url, runs)) for label, url in pages(client)]
+    baseline = results[0][1]
+    print(f"\nmedian of {runs} requests each (after one warm-up), in-process test client, superuser")
+    print(f"{'page':<50} {'ms':>8} {'x index':>8} {'queries':>8} {'status':>7}")
+    for label, ms, queries, status in results:
+        print(f"{label:<50} {ms:>8.1f} {ms / baseline:>8.1f} {queries:>8} {status:>7}")
+    slowest = max(results[1:], key=lambda row: row[1])
+    print(f"\nslowest page: {slowest[0]} at {slowest[1]:.0f} ms ({slowest[1] / baseline:.1f}x the admin index)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="evaluation events seeded (seed_demo --events)")
+    parser.add_argument("--runs", type=int, default=5, help="timed requests per page")
+    args = parser.parse_args(argv)
+
+    from devdb.server import EmbeddedPostgres
+
+    reuse = os.environ.get("GOVA_BENCH_PGDATA")
+    # Not under the project or a private tmp_path: as root the server runs as another OS user,
+    # who must be able to enter this folder (0o711 lets it traverse, not list).
+    folder = reuse or tempfile.mkdtemp(prefix="gova-bench-pg-")
+    os.chmod(folder, 0o711)
+    server = EmbeddedPostgres(os.path.join(folder, "pg"))
+    django_ready = False
+    try:
+        info = server.ensure_running()
+        _create_database(info)
+        # Before django.setup(): settings read DATABASE_URL once, and it beats .env.
+        os.environ["DATABASE_URL"] = (
+            f"postgres://{quote(info.user)}:{quote(info.password, safe='')}@{info.host}:{info.port}/{DATABASE}"
+        )
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gova.settings")
+        os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        django_ready = True
+        call_command("migrate", verbosity=0)
+        from moderation.models import EvaluationEvent
+
+        if not EvaluationEvent.objects.exists():
+            started = time.monotonic()
+            call_command("seed_demo", events=args.events)
+            print(f"seeded {args.events:,} events in {time.monotonic() - started:.0f} s", flush=True)
+        run(args.runs)
+    finally:
+        try:
+            if django_ready:
+                from django.db import connections
+
+                connections.close_all()
+            server.stop()
+        finally:
+            if not reuse:
+                shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+def _create_database(info) -> None:
+    import psycopg
+
+    conninfo = {"host": info.host, "port": info.port, "user": info.user, "password": info.password}
+    with psycopg.connect(**conninfo, dbname="postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
+            conn.execute(f"CREATE DATABASE {DATABASE}")
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    print(f"embedded PostgreSQL {version} on {info.host}:{info.port}, database {DATABASE!r}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

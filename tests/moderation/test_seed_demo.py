@@ -1,0 +1,44 @@
+"""seed_demo: realistic rows in every status, valid moderator configs, reproducible with --seed."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from moderation.models import ActionEvent, ActionReview, ActionStatus, EvaluationEvent, Moderator
+from moderation.validators import validate_moderator_conf
+
+
+def snapshot():
+    return list(
+        EvaluationEvent.objects.order_by("created_at").values_list(
+            "platform_user_id", "severity_score", "behaviour_score", "context__content"
+        )
+    ), list(ActionEvent.objects.order_by("created_at").values_list("action_type", "status", "action_params"))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)  # the command ends with VACUUM ANALYZE, which needs autocommit
+def test_seed_demo_fills_every_status_and_repeats_itself_with_the_same_seed(capsys):
+    call_command("seed_demo", events=3000, seed=7)
+    out = capsys.readouterr().out
+    assert "3,000 evaluation events" in out
+    assert EvaluationEvent.objects.count() == 3000
+    assert set(ActionEvent.objects.values_list("status", flat=True)) == set(ActionStatus.values)
+    assert ActionReview.objects.exists()
+    for moderator in Moderator.objects.all():
+        validate_moderator_conf(moderator.conf)
+    assert EvaluationEvent.objects.exclude(embedding=None).exists()
+    with connection.cursor() as cursor:  # the vector index was rebuilt after the load
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'evaluation_embedding_hnsw'")
+        assert cursor.fetchone()
+    first = snapshot()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE action_reviews, action_events, evaluation_events, moderators CASCADE")
+    call_command("seed_demo", events=3000, seed=7)
+    assert snapshot() == first
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_bad_arguments_with_one_line():
+    with pytest.raises(CommandError, match="--events must be at least 1"):
+        call_command("seed_demo", events=0)
