@@ -250,17 +250,24 @@ def baseline_plan(executor: MigrationExecutor) -> list:
     return [migration for migration, _ in executor.migration_plan(BASELINE_TARGETS, clean_start=True)]
 
 
-def build_baseline_schema(scratch) -> list:
-    """Run the baseline migrations on the scratch database; their (app, name) in order."""
+def build_baseline_schema(scratch, recorded: set) -> list:
+    """Run the baseline migrations on the scratch database, and the later ones the live database already
+    records (a `migrate --fake-initial` ran them for real): the schema the live one must be bridged to.
+    Returns the baseline's (app, name) in order."""
     executor = MigrationExecutor(scratch)
-    migrations = baseline_plan(executor)
-    executor.migrate(BASELINE_TARGETS)
-    return [(m.app_label, m.name) for m in migrations]
+    migrations = [(m.app_label, m.name) for m in baseline_plan(executor)]
+    wanted = set(migrations) | recorded
+    full_plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    executor.migrate(None, plan=[(m, False) for m, _ in full_plan if (m.app_label, m.name) in wanted])
+    return migrations
 
 
-def baseline_check_sql(connection) -> dict:
-    """(table, name) -> "CHECK (...)" for every check constraint of the baseline, as its migration wrote it."""
-    state = MigrationLoader(None, ignore_no_migrations=True).project_state(BASELINE_TARGETS)
+def baseline_check_sql(connection, recorded: set) -> dict:
+    """(table, name) -> "CHECK (...)" for every check constraint of the baseline (and of the later migrations
+    already recorded), as its migration wrote it."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    nodes = list(BASELINE_TARGETS) + [key for key in recorded if key in loader.graph.nodes]
+    state = loader.project_state(nodes)
     schema_editor = connection.SchemaEditorClass(connection, collect_sql=True)
     checks = {}
     for model in state.apps.get_models():
@@ -412,8 +419,9 @@ def adoption_plan(connection, key: bytes | None) -> Plan:
         )
     live = read_catalog(connection)
     expected_legacy = legacy_catalog(connection)
+    recorded = set(MigrationRecorder(connection).applied_migrations()) if _has_migrations_table(connection) else set()
     with scratch_database(connection) as scratch:
-        baseline_migrations = build_baseline_schema(scratch)
+        baseline_migrations = build_baseline_schema(scratch, recorded)
         baseline = read_catalog(scratch)
         differences = legacy_schema_differences(live, expected_legacy, baseline)
         if differences:
@@ -422,13 +430,13 @@ def adoption_plan(connection, key: bytes | None) -> Plan:
                 f"{LEGACY_HEAD}; nothing was changed. Differences (- missing, + unexpected, ~ different):\n  "
                 + "\n  ".join(differences)
             )
-        # Tables of later migrations that a `migrate --fake-initial` already made stay, with their records.
+        # Tables of later migrations that a `migrate --fake-initial` already made (and recorded) are in the
+        # scratch schema too; any other table of this project's stays as it is.
         keep = project_tables() - {obj.group for obj in baseline.values()}
-        bridge_ = bridge(connection, scratch, check_sql=baseline_check_sql(connection), keep_tables=keep)
+        bridge_ = bridge(connection, scratch, check_sql=baseline_check_sql(connection, recorded), keep_tables=keep)
     violations = find_violations(connection, bridge_, live)
     if violations:
         raise AdoptionRefused(violations_report(violations))
-    recorded = set(MigrationRecorder(connection).applied_migrations()) if _has_migrations_table(connection) else set()
     plan = Plan(
         "adopt",
         bridge_,
