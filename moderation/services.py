@@ -1,9 +1,16 @@
-"""Writes to the moderation tables. Each service validates (full_clean) before it saves."""
+"""Writes to the moderation tables. Each service validates (full_clean, or the ingest checks) before it saves."""
 
+import itertools
+from collections.abc import Iterable
+
+import psycopg
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from moderation import ingest
+from moderation.ingest import DEFAULT_BATCH_SIZE, EvaluationInput, RecordedEvaluation
 from moderation.models import ActionEvent, ActionStatus, EvaluationEvent, Moderator
 
 
@@ -19,23 +26,121 @@ def moderator_create(
     return moderator
 
 
-@transaction.atomic
 def evaluation_event_record(
-    *, moderator: Moderator, platform_user_id: str, severity_score: float, context: dict,
-    behaviour_score: float = 0.0, embedding=None,
+    *, moderator: Moderator, platform_user_id: str, severity_score: float, context: dict, embedding=None,
 ) -> EvaluationEvent:  # fmt: skip
-    """Store a scored message; scores are rounded to 2 decimals as the service always did."""
+    """Store one scored message in one round trip; its behaviour_score is computed as for a batch.
+
+    Scores are rounded to 2 decimals as the service always did. Bad input raises ValidationError, nothing written.
+    """
+    item = EvaluationInput(moderator.pk, platform_user_id, severity_score, context, embedding)
+    (row,) = evaluation_events_record(events=[item])
     event = EvaluationEvent(
+        event_id=row.event_id,
         moderator=moderator,
         platform_user_id=platform_user_id,
         severity_score=round(severity_score, 2),
-        behaviour_score=round(behaviour_score, 2),
+        behaviour_score=row.behaviour_score,
         context=context,
         embedding=embedding,
+        created_at=row.created_at,
     )
-    event.full_clean()
-    event.save()
+    event._state.adding = False
     return event
+
+
+def evaluation_events_record(*, events: Iterable[EvaluationInput]) -> list[RecordedEvaluation]:
+    """Record a batch of evaluations atomically in one round trip; returns key, behaviour score and time per event.
+
+    behaviour_score = mean of the author's last 100 severity scores under the same moderator, this one included,
+    rounded to 2 decimals; several events of one author in a batch count in batch order. Two writers recording
+    the same author at once serialise on that author's lock (see moderation.ingest for the guarantee).
+    A bad item (type, score range, embedding width, unknown moderator) raises ValidationError naming it, and
+    nothing of the batch is written. Inside the caller's transaction the batch runs in a savepoint.
+    """
+    batch = ingest.Batch(events)
+    connection.ensure_connection()
+    pg = connection.connection
+    if connection.in_atomic_block:
+        with transaction.atomic():  # a savepoint: a rejected batch leaves the caller's transaction usable
+            return _run_batch(pg, batch, own_transaction=False)
+    return _run_batch(pg, batch, own_transaction=True)
+
+
+def evaluation_events_record_stream(*, events: Iterable[EvaluationInput], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+    """Record any number of evaluations, batch_size per transaction; memory stays one batch. Returns the count.
+
+    A rejected batch raises (naming the item); the batches before it stay committed.
+    """
+    recorded = 0
+    iterator = iter(events)
+    while chunk := list(itertools.islice(iterator, batch_size)):
+        recorded += len(evaluation_events_record(events=chunk))
+    return recorded
+
+
+def _run_batch(pg: psycopg.Connection, batch: ingest.Batch, *, own_transaction: bool) -> list[RecordedEvaluation]:
+    info, fk_name = ingest.vector_info(pg), ingest.moderator_fk_name(pg)
+    with ingest.binary_vector_cursor(pg, info) as cursor:
+        try:
+            with pg.pipeline():
+                if own_transaction:
+                    psycopg.Cursor(pg).execute("BEGIN")
+                psycopg.Cursor(pg).execute(ingest.constraint_sql(fk_name))
+                psycopg.Cursor(pg).execute(ingest.LOCK_SQL, [batch.lock_keys])
+                cursor.execute(ingest.INSERT_SQL, batch.params)
+                if own_transaction:
+                    psycopg.Cursor(pg).execute("COMMIT")
+        except psycopg.errors.ForeignKeyViolation as exc:
+            _abandon(pg, own_transaction)
+            raise (batch.offending_moderator(exc) or exc) from None
+        except BaseException:
+            _abandon(pg, own_transaction)
+            raise
+        return ingest.recorded(cursor.fetchall())
+
+
+def _abandon(pg: psycopg.Connection, own_transaction: bool) -> None:
+    if own_transaction and pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        pg.execute("ROLLBACK")
+
+
+async def aevaluation_events_record(*, events: Iterable[EvaluationInput]) -> list[RecordedEvaluation]:
+    """evaluation_events_record for async Django code (ASGI views, async consumers using Django's connection)."""
+    return await sync_to_async(evaluation_events_record, thread_sensitive=True)(events=list(events))
+
+
+async def evaluation_events_record_async(
+    *, events: Iterable[EvaluationInput], pg: psycopg.AsyncConnection
+) -> list[RecordedEvaluation]:
+    """The same batch on an asyncio consumer's own psycopg AsyncConnection, in one round trip, no thread hop.
+
+    The connection must be in autocommit mode (psycopg's default is not): each batch is its own transaction.
+    """
+    if not pg.autocommit:
+        raise ValueError("evaluation_events_record_async needs an autocommit AsyncConnection (autocommit=True)")
+    batch = ingest.Batch(events)
+    info = getattr(pg, "_gova_vector_info", None)
+    if info is None:
+        info = pg._gova_vector_info = await psycopg.types.TypeInfo.fetch(pg, "vector")
+    fk_name = getattr(pg, "_gova_moderator_fk", None)
+    if fk_name is None:
+        fk_name = pg._gova_moderator_fk = (await (await pg.execute(ingest.MODERATOR_FK_SQL)).fetchone())[0]
+    async with ingest.binary_vector_cursor(pg, info) as cursor:
+        try:
+            async with pg.pipeline():
+                await pg.execute("BEGIN")
+                await pg.execute(ingest.constraint_sql(fk_name))
+                await pg.execute(ingest.LOCK_SQL, [batch.lock_keys])
+                await cursor.execute(ingest.INSERT_SQL, batch.params)
+                await pg.execute("COMMIT")
+        except BaseException as exc:
+            if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                await pg.execute("ROLLBACK")
+            if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+                raise batch.offending_moderator(exc) or exc from None
+            raise
+        return ingest.recorded(await cursor.fetchall())
 
 
 @transaction.atomic
