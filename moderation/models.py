@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Count, Q
 from django.db.models.functions import Now, Trunc
 from django.utils import timezone
-from pgvector.django import CosineDistance, HnswIndex, VectorField
+from pgvector.django import VectorField
 
 from gova.db import uuid7_primary_key
 from moderation.validators import validate_moderator_conf
@@ -92,13 +92,20 @@ class EvaluationEventQuerySet(ActivityQuerySet):
         )
         return self.filter(pk__in=latest).order_by("-behaviour_score", "platform_user_id")
 
+    def similar(self, embedding=None, *, to_event=None, k=10, moderator_id=None, since=None, until=None):
+        """The k evaluations nearest by cosine distance to a vector or to an evaluation (itself excluded), as a
+        list nearest first, each with `.distance`; optionally one moderator's, created in [since, until).
+
+        Never fewer than k rows when k exist; the strategy (HNSW parts + exact tail, iterative scan, or exact)
+        is chosen per query from the planner's row estimate and the pgvector version: see moderation.similar.
+        """
+        from moderation.similar import similar
+
+        return similar(embedding, to_event=to_event, k=k, moderator_id=moderator_id, since=since, until=until)
+
     def nearest(self, embedding, limit=10):
-        """The events whose embedding is closest by cosine distance (served by evaluation_embedding_hnsw)."""
-        return (
-            self.exclude(embedding=None)
-            .annotate(distance=CosineDistance("embedding", embedding))
-            .order_by("distance")[:limit]
-        )
+        """similar(embedding, k=limit): a list of the closest events by cosine distance, each with `.distance`."""
+        return self.similar(embedding, k=limit)
 
 
 class ActionEventQuerySet(ActivityQuerySet):
@@ -179,8 +186,8 @@ class EvaluationEvent(models.Model):
             models.Index(fields=["moderator", "created_at"], name="evaluation_mod_created_idx"),
             # The latest behaviour score per platform user of a moderator.
             models.Index(fields=["moderator", "platform_user_id", "created_at"], name="evaluation_mod_user_idx"),
-            # Similar content: nearest neighbours by cosine distance, the distance nearest() orders by.
-            HnswIndex(fields=["embedding"], name="evaluation_embedding_hnsw", opclasses=["vector_cosine_ops"]),
+            # No vector index here: similar content is served by HNSW indexes over key ranges, built in bulk by
+            # fold_embeddings and listed in VectorIndexPart, so no insert pays for graph maintenance.
         ]
 
     def __str__(self) -> str:
@@ -230,3 +237,31 @@ class ActionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_type} [{self.status}] moderator={self.moderator_id}"
+
+
+class VectorIndexPart(models.Model):
+    """One HNSW index (cosine) over the evaluation_events keys in [low, high), built by `fold_embeddings`.
+
+    Parts are contiguous and start at the nil UUID; rows keyed at or above the last part's `high` (the recent
+    tail) are searched exactly. uuidv7 keys grow with time, so new rows land in the tail, outside every graph.
+    The indexes themselves are made and dropped by moderation.vector_index, not by migrations: each covers a
+    range known only when it is built.
+    """
+
+    part_id = uuid7_primary_key()
+    index_name = models.CharField(max_length=63, unique=True)
+    low = models.UUIDField()
+    high = models.UUIDField()
+    rows = models.BigIntegerField(help_text="Rows with an embedding when the index was built.")
+    build_seconds = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "evaluation_vector_index_parts"
+        constraints = [
+            models.CheckConstraint(condition=Q(low__lt=models.F("high")), name="vector_index_part_range"),
+            models.UniqueConstraint(fields=["low"], name="vector_index_part_low_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.index_name} [{self.low}, {self.high}) {self.rows} rows"

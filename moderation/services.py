@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from moderation import ingest
+from moderation import ingest, vector_index
 from moderation.ingest import DEFAULT_BATCH_SIZE, EvaluationInput, RecordedEvaluation
 from moderation.models import ActionEvent, ActionStatus, EvaluationEvent, Moderator
 
@@ -190,3 +190,13 @@ def _leave_approval(action: ActionEvent, **changes) -> ActionEvent:
     for name, value in changes.items():
         setattr(action, name, value)
     return action
+
+
+def evaluation_embeddings_fold(
+    *, lag_seconds: float = vector_index.DEFAULT_LAG_SECONDS, max_parts: int = vector_index.DEFAULT_MAX_PARTS
+) -> vector_index.FoldReport:
+    """Fold the unindexed tail (rows older than lag_seconds) into a new HNSW part; see moderation.vector_index.
+
+    Outside any transaction (CREATE INDEX CONCURRENTLY). Raises FoldBusy if another fold holds the fold lock.
+    """
+    return vector_index.fold(lag_seconds=lag_seconds, max_parts=max_parts)
