@@ -1,8 +1,11 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import connections, models
 from django.db.models import Count, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now, Trunc
 from django.utils import timezone
 from pgvector.django import VectorField
@@ -55,20 +58,72 @@ def validate_embedding_dimensions(value) -> None:
 
 
 ACTIVITY_PERIODS = ("day", "week", "month")
+# The old service's /moderators/{id}/stats windows, each with the bucket it was charted in.
+STATS_WINDOWS = {
+    "week": (timedelta(days=7), "day"),
+    "month": (timedelta(days=30), "day"),
+    "year": (timedelta(days=365), "month"),
+}
+
+# generate_series makes every bucket of the window, so a quiet day is a 0, not a gap. COUNT(*) over
+# (moderator_id, created_at) reads *_mod_created_idx only (index-only scan); COUNT(pk) would read every table row.
+BUCKET_COUNTS_SQL = """
+WITH buckets AS (
+    SELECT generate_series(date_trunc(%(bucket)s, %(start)s::timestamptz), date_trunc(%(bucket)s, %(end)s::timestamptz),
+                           ('1 ' || %(bucket)s)::interval) AS bucket
+), counts AS (
+    SELECT date_trunc(%(bucket)s, created_at) AS bucket, count(*) AS n FROM {table}
+    WHERE moderator_id = %(moderator_id)s AND created_at >= %(start)s AND created_at < %(end)s
+    GROUP BY 1
+)
+SELECT b.bucket, coalesce(c.n, 0) FROM buckets b LEFT JOIN counts c USING (bucket) ORDER BY b.bucket
+"""
 
 
 class ActivityQuerySet(models.QuerySet):
     def activity(self, moderator_id, period: str = "day"):
-        """Event counts of one moderator per day, week or month, oldest first (the *_mod_created_idx index)."""
+        """Event counts of one moderator per day, week or month, oldest first (index-only on *_mod_created_idx)."""
         if period not in ACTIVITY_PERIODS:
             raise ValueError(f"period must be one of {', '.join(ACTIVITY_PERIODS)}, not {period!r}")
         return (
             self.filter(moderator_id=moderator_id)
             .annotate(bucket=Trunc("created_at", period))
             .values("bucket")
-            .annotate(count=Count("pk"))
+            .annotate(count=Count("*"))  # Count("pk") reads the table: 163 ms vs 7.6 ms at 1M rows
             .order_by("bucket")
         )
+
+    def bucket_counts(self, moderator_id, window: str = "month", *, end=None) -> list[tuple]:
+        """[(bucket start, count)] over the last week/month/year up to `end` (now), empty buckets as 0, UTC."""
+        if window not in STATS_WINDOWS:
+            raise ValueError(f"window must be one of {', '.join(STATS_WINDOWS)}, not {window!r}")
+        length, bucket = STATS_WINDOWS[window]
+        end = end or timezone.now()
+        params = {"bucket": bucket, "start": end - length, "end": end, "moderator_id": moderator_id}
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(BUCKET_COUNTS_SQL.format(table=self.model._meta.db_table), params)
+            return cursor.fetchall()
+
+
+# Distinct users by a skip scan (a recursive walk that jumps to the next user id in evaluation_mod_user_idx, one
+# index descent per user instead of reading every row), then each user's latest row by a backward descent of the
+# same index. DISTINCT ON over the moderator's rows sorted them all on disk (443 ms for 50k rows).
+LATEST_PER_USER_SQL = """
+WITH RECURSIVE users AS (
+    (SELECT platform_user_id FROM evaluation_events WHERE moderator_id = %s ORDER BY platform_user_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.platform_user_id FROM evaluation_events e
+            WHERE e.moderator_id = %s AND e.platform_user_id > u.platform_user_id
+            ORDER BY e.platform_user_id LIMIT 1)
+    FROM users u WHERE u.platform_user_id IS NOT NULL
+)
+SELECT {columns} FROM users u CROSS JOIN LATERAL (
+    SELECT e.event_id, e.behaviour_score, e.created_at FROM evaluation_events e
+    WHERE e.moderator_id = %s AND e.platform_user_id = u.platform_user_id
+    ORDER BY e.created_at DESC LIMIT 1
+) l
+WHERE u.platform_user_id IS NOT NULL
+"""
 
 
 class EvaluationEventQuerySet(ActivityQuerySet):
@@ -82,15 +137,30 @@ class EvaluationEventQuerySet(ActivityQuerySet):
     def latest_behaviour_scores(self, moderator_id):
         """Each platform user's most recent evaluation for one moderator, highest behaviour score first.
 
-        DISTINCT ON walks evaluation_mod_user_idx (moderator, user, created_at) backwards per user.
+        The distinct users and each one's latest row come from walking evaluation_mod_user_idx (see
+        LATEST_PER_USER_SQL); embeddings are not loaded.
         """
-        latest = (
-            self.filter(moderator_id=moderator_id)
-            .order_by("platform_user_id", "-created_at")
-            .distinct("platform_user_id")
-            .values("pk")
+        latest = RawSQL(LATEST_PER_USER_SQL.format(columns="l.event_id"), [moderator_id, moderator_id, moderator_id])
+        return self.filter(pk__in=latest).defer("embedding").order_by("-behaviour_score", "platform_user_id")
+
+    def behaviour_leaderboard(self, moderator_id, *, descending: bool = True, limit: int = 50, offset: int = 0):
+        """One page of the latest behaviour score per platform user of a moderator: dicts with platform_user_id,
+        behaviour_score, created_at, event_id, highest (or lowest) first, ties by user id."""
+        order = "DESC" if descending else "ASC"
+        statement = (
+            LATEST_PER_USER_SQL.format(columns="u.platform_user_id, l.behaviour_score, l.created_at, l.event_id")
+            + f" ORDER BY l.behaviour_score {order}, u.platform_user_id LIMIT %s OFFSET %s"
         )
-        return self.filter(pk__in=latest).order_by("-behaviour_score", "platform_user_id")
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(statement, [moderator_id, moderator_id, moderator_id, limit, offset])
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def behaviour_history(self, moderator_id, platform_user_id):
+        """One user's scores under one moderator, newest first (evaluation_mod_user_idx); [0] is the latest."""
+        return self.for_platform_user(moderator_id, platform_user_id).values(
+            "event_id", "severity_score", "behaviour_score", "created_at"
+        )
 
     def similar(self, embedding=None, *, to_event=None, k=10, moderator_id=None, since=None, until=None):
         """The k evaluations nearest by cosine distance to a vector or to an evaluation (itself excluded), as a
