@@ -71,7 +71,8 @@ class RecordedEvaluation:
 LOCK_SQL = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(%s::int8[]) AS key"
 
 # History: each author's last 99 stored rows (with the new row they make the window of 100), newest first from
-# evaluation_mod_user_idx. New rows sort after every stored row, in batch order (n); stored rows by time.
+# evaluation_mod_user_scores_idx (index-only). New rows sort after every stored row, in batch order (n); stored
+# rows by time.
 INSERT_SQL = f"""
 WITH batch AS (
     SELECT * FROM unnest(%(event_ids)s::uuid[], %(moderators)s::uuid[], %(users)s::text[], %(severities)s::float8[],

@@ -105,7 +105,7 @@ class ActivityQuerySet(models.QuerySet):
             return cursor.fetchall()
 
 
-# Distinct users by a skip scan (a recursive walk that jumps to the next user id in evaluation_mod_user_idx, one
+# Distinct users by a skip scan (a recursive walk that jumps to the next user id in evaluation_mod_user_scores_idx, one
 # index descent per user instead of reading every row), then each user's latest row by a backward descent of the
 # same index. DISTINCT ON over the moderator's rows sorted them all on disk (443 ms for 50k rows).
 LATEST_PER_USER_SQL = """
@@ -131,13 +131,13 @@ class EvaluationEventQuerySet(ActivityQuerySet):
         return self.filter(moderator_id=moderator_id).order_by("-created_at")  # evaluation_mod_created_idx
 
     def for_platform_user(self, moderator_id, platform_user_id):
-        # evaluation_mod_user_idx
+        # evaluation_mod_user_scores_idx
         return self.filter(moderator_id=moderator_id, platform_user_id=platform_user_id).order_by("-created_at")
 
     def latest_behaviour_scores(self, moderator_id):
         """Each platform user's most recent evaluation for one moderator, highest behaviour score first.
 
-        The distinct users and each one's latest row come from walking evaluation_mod_user_idx (see
+        The distinct users and each one's latest row come from walking evaluation_mod_user_scores_idx (see
         LATEST_PER_USER_SQL); embeddings are not loaded.
         """
         latest = RawSQL(LATEST_PER_USER_SQL.format(columns="l.event_id"), [moderator_id, moderator_id, moderator_id])
@@ -157,7 +157,7 @@ class EvaluationEventQuerySet(ActivityQuerySet):
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def behaviour_history(self, moderator_id, platform_user_id):
-        """One user's scores under one moderator, newest first (evaluation_mod_user_idx); [0] is the latest."""
+        """One user's scores under one moderator, newest first (evaluation_mod_user_scores_idx); [0] is the latest."""
         return self.for_platform_user(moderator_id, platform_user_id).values(
             "event_id", "severity_score", "behaviour_score", "created_at"
         )
@@ -255,7 +255,13 @@ class EvaluationEvent(models.Model):
             # A moderator's evaluations by time: counts per day/week/month, newest first.
             models.Index(fields=["moderator", "created_at"], name="evaluation_mod_created_idx"),
             # The latest behaviour score per platform user of a moderator.
-            models.Index(fields=["moderator", "platform_user_id", "created_at"], name="evaluation_mod_user_idx"),
+            # Covering: the behaviour-score window at ingest (an author's last 99 severities) and the leaderboard's
+            # latest score per user are read from the index alone, no heap page per row.
+            models.Index(
+                fields=["moderator", "platform_user_id", "created_at"],
+                include=["severity_score", "behaviour_score", "event_id"],
+                name="evaluation_mod_user_scores_idx",
+            ),
             # No vector index here: similar content is served by HNSW indexes over key ranges, built in bulk by
             # fold_embeddings and listed in VectorIndexPart, so no insert pays for graph maintenance.
         ]

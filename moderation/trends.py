@@ -19,7 +19,7 @@ from moderation import ingest
 
 DEFAULT_THRESHOLD = 0.7  # severity at or above which an evaluation counts as flagged
 DEFAULT_SIMILARITY = 0.8  # cosine similarity to a cluster's leader to join it
-CHUNK = 1024
+CHUNK = 512
 
 FLAGGED_SQL = """
 SELECT event_id, platform_user_id, created_at, created_at >= %(split)s AS current, context->>'content', embedding
@@ -68,7 +68,7 @@ class Trends:
 def content_trends(
     *, moderator_id, window: timedelta = timedelta(hours=24), end: datetime | None = None,
     threshold: float = DEFAULT_THRESHOLD, similarity: float = DEFAULT_SIMILARITY, min_size: int = 3,
-    top: int = 10, max_events: int = 20_000, max_clusters: int = 1_000,
+    top: int = 10, max_events: int = 20_000, max_clusters: int = 500,
 ) -> Trends:  # fmt: skip
     """Clusters of flagged content in [end - window, end), each with its count in the window before, largest first.
 
@@ -106,28 +106,38 @@ def content_trends(
 
 
 def leader_clusters(vectors: np.ndarray, similarity: float, max_clusters: int) -> tuple[np.ndarray, np.ndarray]:
-    """Labels per row and the leaders' vectors; rows must be unit vectors, in the order leaders are chosen."""
+    """Labels per row and the leaders' vectors; rows must be unit vectors, in the order leaders are chosen.
+
+    Per chunk, one matrix product against every earlier leader; only the rows left over loop in Python, and they
+    compare with this chunk's new leaders alone. Once max_clusters leaders exist every row joins its nearest.
+    """
     labels = np.full(len(vectors), -1)
-    leaders = np.empty((0, vectors.shape[1]), dtype=vectors.dtype)
+    leaders = np.empty((max_clusters, vectors.shape[1]), dtype=vectors.dtype)
+    count = 0
     for start in range(0, len(vectors), CHUNK):
         chunk = vectors[start : start + CHUNK]
-        if len(leaders):
-            scores = chunk @ leaders.T
+        chunk_labels = labels[start : start + len(chunk)]  # a view: writes land in labels
+        if count:
+            scores = chunk @ leaders[:count].T
             best = scores.argmax(axis=1)
-            joined = scores[np.arange(len(chunk)), best] >= similarity
-            labels[start : start + len(chunk)][joined] = best[joined]
-        # The rest one by one: a leader made here must be seen by the next row of the same chunk.
-        for offset in np.flatnonzero(labels[start : start + len(chunk)] == -1):
+            joined = (scores[np.arange(len(chunk)), best] >= similarity) | (count >= max_clusters)
+            chunk_labels[joined] = best[joined]
+        first_new = count
+        for offset in np.flatnonzero(chunk_labels == -1):
             vector = chunk[offset]
-            if len(leaders):
-                scores = leaders @ vector
+            if count > first_new:
+                scores = leaders[first_new:count] @ vector
                 best = int(scores.argmax())
-                if scores[best] >= similarity or len(leaders) >= max_clusters:
-                    labels[start + offset] = best
+                if scores[best] >= similarity:
+                    chunk_labels[offset] = first_new + best
                     continue
-            leaders = np.vstack([leaders, vector])
-            labels[start + offset] = len(leaders) - 1
-    return labels, leaders
+            if count < max_clusters:
+                leaders[count] = vector
+                chunk_labels[offset] = count
+                count += 1
+            else:
+                chunk_labels[offset] = int((leaders[:count] @ vector).argmax())
+    return labels, leaders[:count]
 
 
 def _flagged(moderator_id, start, split, end, threshold, limit) -> list:
