@@ -2,7 +2,7 @@
 # `make test` runs every test (PostgreSQL 18, then PostgreSQL 16 for compatibility).
 PYTHON := .venv/bin/python
 
-.PHONY: run setup test lint test-pg18 test-pg16 bench db-stop
+.PHONY: run setup test lint test-pg18 test-pg16 bench bench-pipeline db-stop
 
 run: setup
 	$(PYTHON) manage.py migrate
@@ -26,9 +26,15 @@ test-pg18: setup
 test-pg16: setup
 	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
 
-# Writer stalls while a migration adds a column and an index to 1,000,000 evaluation events.
+# Writer stalls while a migration adds a column and an index to 1,000,000 evaluation events;
+# then the event pipeline (ingest, folding, similar content, stats, leaderboard, queue, trends) at 1,000,000 events.
 bench: setup
 	$(PYTHON) -m bench.migration_stall
+	$(PYTHON) -m bench.pipeline
+
+# The event pipeline alone; smaller while developing: make bench-pipeline ARGS="--events 100000"
+bench-pipeline: setup
+	$(PYTHON) -m bench.pipeline $(ARGS)
 
 db-stop:
 	$(PYTHON) manage.py embedded_db stop
