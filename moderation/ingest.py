@@ -35,7 +35,7 @@ from django.core.exceptions import ValidationError
 from psycopg.types import TypeInfo
 from psycopg.types.numeric import Float8
 
-from gova.db import uuid7
+from gova.db import uuid7_many
 from moderation.models import EMBEDDING_DIMENSIONS
 
 # Rows per round trip for the streaming helpers: 1,000 rows of 1024-d float4 are ~4 MB on the wire and in memory.
@@ -75,10 +75,12 @@ LOCK_SQL = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(%s::int8[]) AS 
 # rows by time.
 INSERT_SQL = f"""
 WITH batch AS (
-    SELECT * FROM unnest(%(event_ids)s::uuid[], %(moderators)s::uuid[], %(users)s::text[], %(severities)s::float8[],
-                         %(contexts)s::text[], %(embeddings)b::vector[], %(created)s::timestamptz[])
-         WITH ORDINALITY AS b(event_id, moderator_id, platform_user_id, severity_score, context, embedding,
-                              created_at, n)
+    -- Contexts arrive as one JSON array (one json.dumps per batch, not per row), zipped by position.
+    SELECT * FROM ROWS FROM (
+        unnest(%(event_ids)s::uuid[]), unnest(%(moderators)s::uuid[]), unnest(%(users)s::text[]),
+        unnest(%(severities)s::float8[]), jsonb_array_elements(%(contexts)s::jsonb), unnest(%(embeddings)b::vector[]),
+        unnest(%(created)s::timestamptz[])
+    ) WITH ORDINALITY AS b(event_id, moderator_id, platform_user_id, severity_score, context, embedding, created_at, n)
 ),
 authors AS (SELECT DISTINCT moderator_id, platform_user_id FROM batch),
 history AS (
@@ -86,7 +88,7 @@ history AS (
     FROM authors a CROSS JOIN LATERAL (
         SELECT e.severity_score, e.created_at, e.event_id FROM evaluation_events e
         WHERE e.moderator_id = a.moderator_id AND e.platform_user_id = a.platform_user_id
-        ORDER BY e.created_at DESC, e.event_id DESC LIMIT {BEHAVIOUR_WINDOW - 1}
+        ORDER BY e.created_at DESC LIMIT {BEHAVIOUR_WINDOW - 1}
     ) h
 ),
 scored AS (
@@ -101,7 +103,7 @@ scored AS (
 INSERT INTO evaluation_events
     (event_id, moderator_id, platform_user_id, severity_score, behaviour_score, context, embedding, created_at)
 SELECT b.event_id, b.moderator_id, b.platform_user_id, b.severity_score, round(s.behaviour_score::numeric, 2)::float8,
-       b.context::jsonb, b.embedding, coalesce(b.created_at, clock_timestamp())
+       b.context, b.embedding, coalesce(b.created_at, clock_timestamp())
 FROM batch b JOIN scored s ON s.n = b.n
 ORDER BY b.n
 RETURNING event_id, behaviour_score, created_at
@@ -120,25 +122,38 @@ class Batch:
         self.items = list(events)
         if not self.items:
             raise ValidationError("an evaluation batch needs at least one event", code="empty_batch")
-        columns = {name: [] for name in ("event_ids", "moderators", "users", "severities", "contexts", "embeddings")}
-        created = []
+        columns = {name: [] for name in ("moderators", "users", "severities", "embeddings", "created")}
         for position, item in enumerate(self.items):
             try:
-                moderator_id, severity, context, embedding = _validated(item)
+                moderator_id, severity, embedding = _validated(item)
             except (TypeError, ValueError) as exc:
-                raise ValidationError(
-                    f"evaluation {position} of the batch ({_describe(item)}): {exc}; nothing of this batch was written",
-                    code="invalid_evaluation",
-                ) from None
-            columns["event_ids"].append(uuid7())
+                raise self._invalid(position, exc) from None
             columns["moderators"].append(moderator_id)
             columns["users"].append(item.platform_user_id)
             columns["severities"].append(Float8(severity))
-            columns["contexts"].append(context)
             columns["embeddings"].append(embedding)
-            created.append(item.created_at)
-        self.params = {**columns, "created": created}
-        self.lock_keys = sorted({_lock_key(m, u) for m, u in zip(columns["moderators"], columns["users"], strict=True)})
+            columns["created"].append(item.created_at)
+        self.params = {**columns, "event_ids": uuid7_many(len(self.items)), "contexts": self._contexts_json()}
+        authors = set(zip(columns["moderators"], columns["users"], strict=True))
+        self.lock_keys = sorted({_lock_key(moderator_id, user) for moderator_id, user in authors})
+
+    def _invalid(self, position: int, problem) -> ValidationError:
+        return ValidationError(
+            f"evaluation {position} of the batch ({_describe(self.items[position])}): {problem}; "
+            "nothing of this batch was written",
+            code="invalid_evaluation",
+        )
+
+    def _contexts_json(self) -> str:
+        try:
+            return json.dumps([item.context for item in self.items], ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError):
+            for position, item in enumerate(self.items):  # find the one that cannot be JSON
+                try:
+                    json.dumps(item.context, allow_nan=False)
+                except (TypeError, ValueError) as exc:
+                    raise self._invalid(position, f"context is not JSON: {exc}") from None
+            raise
 
     def offending_moderator(self, error: psycopg.Error) -> ValidationError | None:
         """The unknown-moderator error naming the first item that carries the key PostgreSQL reports."""
@@ -166,7 +181,6 @@ def _validated(item: EvaluationInput):
         raise ValueError(f"severity_score {severity} is outside [0, 1]")
     if not isinstance(item.context, dict):
         raise TypeError(f"context must be a dict, not {type(item.context).__name__}")
-    context = json.dumps(item.context, ensure_ascii=False, allow_nan=False)  # raises ValueError/TypeError
     embedding = None
     if item.embedding is not None:
         embedding = np.asarray(item.embedding, dtype=np.float32)
@@ -177,7 +191,7 @@ def _validated(item: EvaluationInput):
     if item.created_at is not None and (not isinstance(item.created_at, datetime) or item.created_at.tzinfo is None):
         raise TypeError("created_at must be an aware datetime")
     # Two decimals, as the service always stored them; behaviour scores average the rounded values.
-    return moderator_id, round(float(severity), 2), context, embedding
+    return moderator_id, round(float(severity), 2), embedding
 
 
 def _describe(item) -> str:

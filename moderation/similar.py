@@ -21,11 +21,12 @@ from datetime import datetime
 
 import numpy as np
 import psycopg
-from django.db import connection, transaction
+from django.db import connection
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from moderation import ingest
-from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent, VectorIndexPart
+from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent
 from moderation.vector_index import range_condition
 
 # Candidates per graph scan. Measured by `make bench` (200k x 1024-d, clustered): ef_search 40, pgvector's
@@ -35,9 +36,9 @@ EF_SEARCH = 100
 EF_SEARCH_FILTERED = 200
 # How many tuples an iterative scan may visit before it gives up (pgvector's default is 20,000).
 MAX_SCAN_TUPLES = 100_000
-# Exact search costs ~20 us a row (a TOAST fetch of 4 KB and the distance): 1,500 rows stay under ~30 ms, and a
-# graph scan filtered to fewer rows than that needs many iterations to fill k anyway.
-EXACT_MAX_ROWS = 1_500
+# Exact search costs 20-50 us a row (a TOAST fetch of 4 KB and the distance; `make bench`: 1,000 rows in 54 ms on
+# a busy 2-core machine): 600 rows stay near 20 ms. A graph scan filtered to fewer rows needs many iterations.
+EXACT_MAX_ROWS = 600
 
 
 @dataclass(frozen=True)
@@ -118,24 +119,40 @@ def similar(
 
 
 def search(pg, query: np.ndarray, k: int, filters: Filters, strategy: str | None = None) -> list[tuple]:
-    """[(event_id, distance)] nearest first; the planning and the statements, without loading models."""
-    with transaction.atomic():
-        chosen = plan(pg, filters, strategy)
-        found = _run(pg, query, k, filters, chosen)
-        if len(found) < k and chosen.strategy != "exact" and _exists_more(pg, filters, len(found)):
-            found = _run(pg, query, k, filters, Plan("exact", chosen.estimated_rows))
+    """[(event_id, distance)] nearest first, without loading models: two round trips (plan, search) at most."""
+    chosen = plan(pg, filters, strategy)
+    found = _run(pg, query, k, filters, chosen)
+    if len(found) < k and chosen.strategy != "exact" and _exists_more(pg, filters, len(found)):
+        found = _run(pg, query, k, filters, Plan("exact", chosen.estimated_rows))
     return found
 
 
+PARTS_SQL = "SELECT low, high FROM evaluation_vector_index_parts ORDER BY low"
+
+
 def plan(pg, filters: Filters, strategy: str | None = None) -> Plan:
-    parts = tuple(VectorIndexPart.objects.order_by("low").values_list("low", "high"))
+    """The strategy for this query; the part list and the planner's row estimate come in one round trip.
+
+    Only the parts' ranges are used, never their index names: if a fold merges parts meanwhile, the branches
+    still cover every key, and a branch whose index is gone is scanned exactly by the planner.
+    """
+    if strategy not in (None, "hnsw", "iterative", "exact"):
+        raise ValueError(f"unknown strategy {strategy!r}")
+    estimate = strategy is None and filters.selective
+    parts_cursor, estimate_cursor = psycopg.Cursor(pg), psycopg.Cursor(pg)
+    with pg.pipeline():
+        parts_cursor.execute(PARTS_SQL)
+        if estimate:
+            where, params = filters.where()
+            statement = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM evaluation_events WHERE {}").format(where)
+            estimate_cursor.execute(statement, params)
+    parts = tuple(parts_cursor.fetchall())
     if strategy is not None:
-        if strategy not in ("hnsw", "iterative", "exact"):
-            raise ValueError(f"unknown strategy {strategy!r}")
         return Plan(strategy, None, parts)
-    if not filters.selective:
+    if not estimate:
         return Plan("hnsw", None, parts)
-    estimated = _estimated_rows(pg, filters)
+    # The planner's estimate: most common moderators and histograms from ANALYZE, ~0.2 ms.
+    estimated = int(estimate_cursor.fetchone()[0][0]["Plan"]["Plan Rows"])
     if estimated <= EXACT_MAX_ROWS or not has_iterative_scan(pg):
         return Plan("exact", estimated)
     return Plan("iterative", estimated, parts)
@@ -149,31 +166,34 @@ def has_iterative_scan(pg) -> bool:
     return version >= (0, 8)
 
 
-def _estimated_rows(pg, filters: Filters) -> int:
-    """The planner's row estimate for the filter (statistics: most common moderators, histograms), ~0.2 ms."""
-    where, params = filters.where()
-    statement = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM evaluation_events WHERE {}").format(where)
-    (explained,) = psycopg.Cursor(pg).execute(statement, params).fetchone()
-    return int(explained[0]["Plan"]["Plan Rows"])
-
-
 def _run(pg, query: np.ndarray, k: int, filters: Filters, chosen: Plan, *, explain: bool = False) -> list[tuple]:
     statement, params, settings = _statement(query, k, filters, chosen)
     if explain:
         statement = sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + statement
+    # Settings are transaction-local (SET LOCAL): outside a transaction the search opens and commits its own, in
+    # the same round trip; inside the caller's they last until it ends.
+    own_transaction = bool(settings) and pg.autocommit and pg.info.transaction_status == TransactionStatus.IDLE
     with ingest.binary_vector_cursor(pg, ingest.vector_info(pg)) as cursor:
-        with pg.pipeline():  # the settings and the search in one round trip
-            for name, value in settings:
-                psycopg.Cursor(pg).execute("SELECT set_config(%s, %s, true)", [name, value])
-            cursor.execute(statement, params)
+        try:
+            with pg.pipeline():
+                if own_transaction:
+                    psycopg.Cursor(pg).execute("BEGIN")
+                for name, value in settings:
+                    psycopg.Cursor(pg).execute("SELECT set_config(%s, %s, true)", [name, value])
+                cursor.execute(statement, params)
+                if own_transaction:
+                    psycopg.Cursor(pg).execute("COMMIT")
+        except BaseException:
+            if own_transaction and pg.info.transaction_status != TransactionStatus.IDLE:
+                psycopg.Cursor(pg).execute("ROLLBACK")
+            raise
         return cursor.fetchall()
 
 
 def explain(pg, query, k: int, filters: Filters, strategy: str | None = None) -> str:
     """EXPLAIN ANALYZE of the search statement the chosen strategy runs (tests and the benchmark read it)."""
-    with transaction.atomic():
-        chosen = plan(pg, filters, strategy)
-        rows = _run(pg, np.asarray(query, dtype=np.float32), k, filters, chosen, explain=True)
+    chosen = plan(pg, filters, strategy)
+    rows = _run(pg, np.asarray(query, dtype=np.float32), k, filters, chosen, explain=True)
     return f"strategy: {chosen.strategy}\n" + "\n".join(row[0] for row in rows)
 
 
