@@ -109,6 +109,9 @@ ORDER BY b.n
 RETURNING event_id, behaviour_score, created_at
 """
 
+# One event, one statement (function made by migration 0015): lock, moderator check, insert, score.
+SINGLE_SQL = "SELECT * FROM evaluation_event_insert(%s, %s, %s, %s, %s::jsonb, %b, %s, %s)"
+
 MODERATOR_FK_SQL = """
 SELECT conname FROM pg_constraint
 WHERE conrelid = 'evaluation_events'::regclass AND confrelid = 'moderators'::regclass AND contype = 'f'
@@ -154,6 +157,11 @@ class Batch:
                 except (TypeError, ValueError) as exc:
                     raise self._invalid(position, f"context is not JSON: {exc}") from None
             raise
+
+    def single_params(self) -> list:
+        p, context = self.params, json.dumps(self.items[0].context, ensure_ascii=False, allow_nan=False)
+        return [p["event_ids"][0], p["moderators"][0], p["users"][0], p["severities"][0], context,
+                p["embeddings"][0], p["created"][0], self.lock_keys[0]]  # fmt: skip
 
     def offending_moderator(self, error: psycopg.Error) -> ValidationError | None:
         """The unknown-moderator error naming the first item that carries the key PostgreSQL reports."""

@@ -29,21 +29,32 @@ def moderator_create(
 def evaluation_event_record(
     *, moderator: Moderator, platform_user_id: str, severity_score: float, context: dict, embedding=None,
 ) -> EvaluationEvent:  # fmt: skip
-    """Store one scored message in one round trip; its behaviour_score is computed as for a batch.
+    """Store one scored message in one statement (one round trip); behaviour_score and guarantees as for a batch.
 
     Scores are rounded to 2 decimals as the service always did. Bad input raises ValidationError, nothing written.
     """
-    item = EvaluationInput(moderator.pk, platform_user_id, severity_score, context, embedding)
-    (row,) = evaluation_events_record(events=[item])
+    batch = ingest.Batch([EvaluationInput(moderator.pk, platform_user_id, severity_score, context, embedding)])
+    connection.ensure_connection()
+    pg = connection.connection
+    with ingest.binary_vector_cursor(pg, ingest.vector_info(pg)) as cursor:
+        try:
+            if connection.in_atomic_block:
+                with transaction.atomic():  # a savepoint: a refused event leaves the caller's transaction usable
+                    row = cursor.execute(ingest.SINGLE_SQL, batch.single_params(), prepare=True).fetchone()
+            else:
+                row = cursor.execute(ingest.SINGLE_SQL, batch.single_params(), prepare=True).fetchone()
+        except psycopg.errors.ForeignKeyViolation as exc:
+            raise (batch.offending_moderator(exc) or exc) from None
+    behaviour_score, created_at = row
     event = EvaluationEvent(
-        event_id=row.event_id,
+        event_id=batch.params["event_ids"][0],
         moderator=moderator,
         platform_user_id=platform_user_id,
         severity_score=round(severity_score, 2),
-        behaviour_score=row.behaviour_score,
+        behaviour_score=behaviour_score,
         context=context,
         embedding=embedding,
-        created_at=row.created_at,
+        created_at=created_at,
     )
     event._state.adding = False
     return event

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 
 from moderation.ingest import EvaluationInput
-from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent
+from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent, Moderator
 from moderation.services import (
     aevaluation_events_record,
     evaluation_event_record,
@@ -68,6 +68,10 @@ def test_behaviour_score_is_the_mean_of_the_last_100_including_several_in_one_ba
 @pytest.mark.django_db(transaction=True)
 def test_single_record_returns_the_stored_event_with_its_score():
     moderator = ModeratorFactory()
+    with pytest.raises(ValidationError, match="moderator .* does not exist"):
+        evaluation_event_record(
+            moderator=ModeratorFactory.build(), platform_user_id="u", severity_score=0.2, context={}
+        )
     first = evaluation_event_record(moderator=moderator, platform_user_id="u", severity_score=0.2, context={"a": 1})
     second = evaluation_event_record(moderator=moderator, platform_user_id="u", severity_score=0.5, context={"a": 2})
     assert (first.behaviour_score, second.behaviour_score) == (0.2, 0.35)
@@ -121,11 +125,18 @@ def test_streaming_records_every_batch_and_debug_keeps_no_queries(settings):
     assert len(connection.queries) <= 1  # the count above, not one entry per batch or row
 
 
-def record_in_thread(moderator_id, users, severity, barrier, errors):
+def record_in_thread(moderator_id, users, severity, barrier, errors, single=False):
     try:
+        moderator = Moderator.objects.get(pk=moderator_id)
         barrier.wait()
         for _ in range(20):
-            evaluation_events_record(events=[evaluation(moderator_id, user, severity) for user in users])
+            if single:  # the one-statement path must serialise with the batch path
+                for user in users:
+                    evaluation_event_record(
+                        moderator=moderator, platform_user_id=user, severity_score=severity, context={}
+                    )
+            else:
+                evaluation_events_record(events=[evaluation(moderator_id, user, severity) for user in users])
     except Exception as exc:  # reported to the test
         errors.append(exc)
     finally:
@@ -134,12 +145,12 @@ def record_in_thread(moderator_id, users, severity, barrier, errors):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_writers_of_the_same_authors_give_serial_scores():
-    """Two connections record the same two authors (in opposite orders: no deadlock) at the same time."""
+    """Two connections record the same two authors at the same time, one in batches, one event at a time."""
     moderator = ModeratorFactory()
     barrier, errors = threading.Barrier(2), []
     threads = [
         threading.Thread(target=record_in_thread, args=(moderator.pk, ["a", "b"], 1.0, barrier, errors)),
-        threading.Thread(target=record_in_thread, args=(moderator.pk, ["b", "a"], 0.0, barrier, errors)),
+        threading.Thread(target=record_in_thread, args=(moderator.pk, ["b", "a"], 0.0, barrier, errors, True)),
     ]
     for thread in threads:
         thread.start()
