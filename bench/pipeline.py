@@ -23,13 +23,10 @@ import multiprocessing
 import os
 import platform
 import resource
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 import numpy as np
 
@@ -162,6 +159,20 @@ def _child_setup(debug: bool) -> None:
     django.setup()
 
 
+def write_all(label: str, generator, write_batch) -> dict:
+    """Every batch of the generator through write_batch; only the writing is timed, not the generating."""
+    progress = Progress(label, generator.events)
+    busy, done = 0.0, 0
+    for number in range(generator.batches):
+        items = generator.batch(number)
+        started = time.monotonic()
+        write_batch(items)
+        busy += time.monotonic() - started
+        done += len(items)
+        progress.update(done)
+    return {"rows": done, "seconds": busy, "maxrss_mb": peak_memory_mb()}
+
+
 def ingest_child(events, embedded_share, moderator_ids, end, results) -> None:
     """Seed through evaluation_events_record, one batch per round trip, with DEBUG on (nothing may pile up)."""
     try:
@@ -169,16 +180,7 @@ def ingest_child(events, embedded_share, moderator_ids, end, results) -> None:
         from moderation.services import evaluation_events_record
 
         generator = Generator(events, embedded_share, moderator_ids, end)
-        progress = Progress("ingest (ours)", events)
-        busy, done = 0.0, 0
-        for number in range(generator.batches):
-            items = generator.batch(number)
-            started = time.monotonic()
-            evaluation_events_record(events=items)
-            busy += time.monotonic() - started
-            done += len(items)
-            progress.update(done)
-        results.put({"rows": done, "seconds": busy, "maxrss_mb": peak_memory_mb()})
+        results.put(write_all("ingest (ours)", generator, lambda items: evaluation_events_record(events=items)))
     except Exception as exc:
         results.put({"error": f"{type(exc).__name__}: {exc}"})
 
@@ -196,13 +198,10 @@ def copy_child(events, embedded_share, moderator_ids, end, results) -> None:
         from moderation import ingest
 
         generator = Generator(events, embedded_share, moderator_ids, end)
-        progress = Progress("binary COPY (baseline)", events)
         connection.ensure_connection()
         pg = connection.connection
-        busy, done = 0.0, 0
-        for number in range(generator.batches):
-            items = generator.batch(number)
-            started = time.monotonic()
+
+        def copy_batch(items):
             with psycopg.Cursor(pg) as cursor:
                 register_vector_info(cursor, ingest.vector_info(pg))
                 with cursor.copy(
@@ -215,10 +214,8 @@ def copy_child(events, embedded_share, moderator_ids, end, results) -> None:
                             (uuid7(), item.moderator_id, item.platform_user_id, item.severity_score, 0.0,
                              Jsonb(item.context), item.embedding, item.created_at)
                         )  # fmt: skip
-            busy += time.monotonic() - started
-            done += len(items)
-            progress.update(done)
-        results.put({"rows": done, "seconds": busy, "maxrss_mb": peak_memory_mb()})
+
+        results.put(write_all("binary COPY (baseline)", generator, copy_batch))
     except Exception as exc:
         results.put({"error": f"{type(exc).__name__}: {exc}"})
 
@@ -670,38 +667,11 @@ def main(argv=None) -> int:
     parser.add_argument("--trends-flagged", type=int, default=10_000, help="flagged events per day for trends")
     args = parser.parse_args(argv)
 
-    from devdb.server import EmbeddedPostgres
+    from bench.throwaway import throwaway_database
 
-    folder = tempfile.mkdtemp(prefix="gova-bench-pg-")
-    os.chmod(folder, 0o711)
-    server = EmbeddedPostgres(os.path.join(folder, "pg"), settings=SERVER_SETTINGS)
-    django_ready = False
-    try:
-        info = server.ensure_running()
-        conninfo = {"host": info.host, "port": info.port, "user": info.user, "password": info.password}
-        import psycopg
-
-        with psycopg.connect(**conninfo, dbname="postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-        os.environ["DATABASE_URL"] = (
-            f"postgres://{quote(info.user)}:{quote(info.password, safe='')}@{info.host}:{info.port}/{DATABASE}"
-        )
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gova.settings")
-        os.environ["DJANGO_DEBUG"] = "false"
-        import django
-
-        django.setup()
-        django_ready = True
+    os.environ["DJANGO_DEBUG"] = "false"  # the parent's queries are few; the ingest child runs with DEBUG on
+    with throwaway_database(DATABASE, server_settings=SERVER_SETTINGS) as conninfo:
         run(args, conninfo)
-    finally:
-        try:
-            if django_ready:
-                from django.db import connections
-
-                connections.close_all()
-            server.stop()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 
