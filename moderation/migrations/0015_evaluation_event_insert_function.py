@@ -38,7 +38,7 @@ END
 $$
 """
 
-DROP = "DROP FUNCTION evaluation_event_insert(uuid, uuid, text, float8, jsonb, vector, timestamptz, bigint)"
+DROP = "DROP FUNCTION IF EXISTS evaluation_event_insert(uuid, uuid, text, float8, jsonb, vector, timestamptz, bigint)"
 
 
 class Migration(migrations.Migration):

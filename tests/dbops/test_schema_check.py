@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
 from urllib.parse import quote
 
@@ -115,8 +116,9 @@ def test_column_altered_outside_migrations_is_reported(forward, backward, expect
 
 
 def test_missing_vector_extension_is_reported():
-    # CASCADE takes the embedding column and its HNSW parts along; the column comes back in the finally, the
-    # parts at the next fold_embeddings (a part whose index is gone is searched exactly meanwhile).
+    # CASCADE takes the embedding column, its HNSW parts and evaluation_event_insert() (a vector argument) along;
+    # the column and the function come back in the finally, the parts at the next fold_embeddings (a part whose
+    # index is gone is searched exactly meanwhile).
     embedding = EvaluationEvent._meta.get_field("embedding")
     execute("DROP EXTENSION vector CASCADE")
     try:
@@ -125,6 +127,7 @@ def test_missing_vector_extension_is_reported():
         execute("CREATE EXTENSION vector")
         with connection.schema_editor() as editor:
             editor.add_field(EvaluationEvent, embedding)
+        execute(import_module("moderation.migrations.0015_evaluation_event_insert_function").CREATE)
     assert code == 1
     assert "drift in database:\n  - extension vector: missing\n" in output
     assert f"  - column embedding: missing (vector({EMBEDDING_DIMENSIONS}))\n" in output
