@@ -5,7 +5,7 @@ PYTHON := .venv/bin/python
 PORT ?= 8000
 GOVA_BIND ?= 127.0.0.1
 
-.PHONY: run setup browser test test-quick lint test-pg18 test-pg16 bench db-stop
+.PHONY: run setup browser test test-quick lint test-pg18 test-pg16 bench bench-pipeline db-stop
 
 run: setup
 	$(PYTHON) manage.py migrate
@@ -38,10 +38,16 @@ test-pg16: setup browser
 	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
 
 # Writer stalls while a migration adds a column and an index to 1,000,000 evaluation events;
-# admin page timings at 1,000,000 evaluation events, each against the admin index page.
+# admin page timings, each against the admin index page; then the event pipeline (ingest, folding, similar
+# content, stats, leaderboard, queue, trends); each at 1,000,000 events.
 bench: setup
 	$(PYTHON) -m bench.migration_stall
 	$(PYTHON) -m bench.admin_pages
+	$(PYTHON) -m bench.pipeline
+
+# The event pipeline alone; smaller while developing: make bench-pipeline ARGS="--events 100000"
+bench-pipeline: setup
+	$(PYTHON) -m bench.pipeline $(ARGS)
 
 db-stop:
 	$(PYTHON) manage.py embedded_db stop

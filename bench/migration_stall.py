@@ -23,10 +23,7 @@ the timings; it asserts nothing about them. Real errors exit non-zero.
 
 import argparse
 import multiprocessing
-import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from array import array
@@ -258,48 +255,18 @@ def report(rows: int, rate: float, phases: list[Phase]) -> None:
     )
 
 
-def create_database(info) -> dict:
-    import psycopg
-
-    conninfo = {"host": info.host, "port": info.port, "user": info.user, "password": info.password}
-    with psycopg.connect(**conninfo, dbname="postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-        version = conn.execute("SHOW server_version").fetchone()[0]
-    print(f"embedded PostgreSQL {version} on {info.host}:{info.port}, database {DATABASE!r}", flush=True)
-    return {**conninfo, "dbname": DATABASE}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="evaluation events loaded first")
     parser.add_argument("--rate", type=float, default=200, help="writer inserts per second; 0 = as fast as it can")
     args = parser.parse_args(argv)
 
-    from devdb.server import EmbeddedPostgres
-    from gova.database_url import url_for
+    from bench.throwaway import throwaway_database
 
-    # Not under the project or a private tmp_path: as root the server runs as another OS user,
-    # who must be able to enter this folder (0o711 lets it traverse, not list).
-    folder = tempfile.mkdtemp(prefix="gova-bench-pg-")
-    os.chmod(folder, 0o711)
-    server = EmbeddedPostgres(os.path.join(folder, "pg"))
-    django_ready = False
-    try:
-        conninfo = create_database(server.ensure_running())
-        # Before django.setup(): settings read DATABASE_URL once, and it beats .env.
-        os.environ["DATABASE_URL"] = url_for(
-            user=conninfo["user"],
-            password=conninfo["password"],
-            host=conninfo["host"],
-            port=conninfo["port"],
-            name=DATABASE,
-        )
-        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"  # the project's, plus bench.stallapp
-        import django
+    # bench.settings: the project's, plus the fixture app bench.stallapp.
+    with throwaway_database(DATABASE, settings_module="bench.settings") as conninfo:
         from django.core.management import call_command
 
-        django.setup()
-        django_ready = True
         call_command("migrate", "stallapp", "0001_initial", verbosity=0)  # the phases apply the rest
         moderator_id = load_events(args.rows)
 
@@ -308,15 +275,6 @@ def main(argv=None) -> int:
         undo_naive_migration()
         phases.append(measure("ours", conninfo, moderator_id, args.rate, our_migration))
         report(args.rows, args.rate, phases)
-    finally:
-        try:
-            if django_ready:
-                from django.db import connections
-
-                connections.close_all()
-            server.stop()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

@@ -1,11 +1,14 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import connections, models
 from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now, Trunc
 from django.utils import timezone
-from pgvector.django import CosineDistance, HnswIndex, VectorField
+from pgvector.django import VectorField
 
 from gova.db import uuid7_primary_key
 from moderation.validators import validate_moderator_conf
@@ -55,20 +58,65 @@ def validate_embedding_dimensions(value) -> None:
 
 
 ACTIVITY_PERIODS = ("day", "week", "month")
+# The old service's /moderators/{id}/stats windows, each with the bucket it was charted in.
+STATS_WINDOWS = {
+    "week": (timedelta(days=7), "day"),
+    "month": (timedelta(days=30), "day"),
+    "year": (timedelta(days=365), "month"),
+}
+
+# generate_series makes every bucket of the window, so a quiet day is a 0, not a gap. COUNT(*) over
+# (moderator_id, created_at) reads *_mod_created_idx only (index-only scan); COUNT(pk) would read every table row.
+BUCKET_COUNTS_SQL = """
+WITH buckets AS (
+    SELECT generate_series(date_trunc(%(bucket)s, %(start)s::timestamptz), date_trunc(%(bucket)s, %(end)s::timestamptz),
+                           ('1 ' || %(bucket)s)::interval) AS bucket
+), counts AS (
+    SELECT date_trunc(%(bucket)s, created_at) AS bucket, count(*) AS n FROM {table}
+    WHERE moderator_id = %(moderator_id)s AND created_at >= %(start)s AND created_at < %(end)s
+    GROUP BY 1
+)
+SELECT b.bucket, coalesce(c.n, 0) FROM buckets b LEFT JOIN counts c USING (bucket) ORDER BY b.bucket
+"""
 
 
 class ActivityQuerySet(models.QuerySet):
     def activity(self, moderator_id, period: str = "day"):
-        """Event counts of one moderator per day, week or month, oldest first (the *_mod_created_idx index)."""
+        """Event counts of one moderator per day, week or month, oldest first (index-only on *_mod_created_idx)."""
         if period not in ACTIVITY_PERIODS:
             raise ValueError(f"period must be one of {', '.join(ACTIVITY_PERIODS)}, not {period!r}")
         return (
             self.filter(moderator_id=moderator_id)
             .annotate(bucket=Trunc("created_at", period))
             .values("bucket")
-            .annotate(count=Count("pk"))
+            .annotate(count=Count("*"))  # Count("pk") reads the table: 163 ms vs 7.6 ms at 1M rows
             .order_by("bucket")
         )
+
+    def bucket_counts(self, moderator_id, window: str = "month", *, end=None) -> list[tuple]:
+        """[(bucket start, count)] over the last week/month/year up to `end` (now), empty buckets as 0, UTC."""
+        if window not in STATS_WINDOWS:
+            raise ValueError(f"window must be one of {', '.join(STATS_WINDOWS)}, not {window!r}")
+        length, bucket = STATS_WINDOWS[window]
+        end = end or timezone.now()
+        params = {"bucket": bucket, "start": end - length, "end": end, "moderator_id": moderator_id}
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(BUCKET_COUNTS_SQL.format(table=self.model._meta.db_table), params)
+            return cursor.fetchall()
+
+
+# Each user's latest row in one backward index-only scan of the moderator's part of the covering
+# evaluation_mod_user_scores_idx: DISTINCT ON keeps the first row per user, with no sort (the index order is the
+# DISTINCT ON order reversed). Measured on 10,054 rows of 500 users: 2.8 ms, where a recursive skip scan with one
+# LATERAL descent per user took 6.6 ms and DISTINCT ON over a bitmap scan sorted on disk (443 ms at 50k rows).
+# Users with hundreds of rows each would favour the skip scan; ~20 per user is what the service sees.
+LATEST_PER_USER_SQL = """
+SELECT {columns} FROM (
+    SELECT DISTINCT ON (platform_user_id) platform_user_id, event_id, behaviour_score, created_at
+    FROM evaluation_events WHERE moderator_id = %s
+    ORDER BY platform_user_id DESC, created_at DESC
+) l
+"""
 
 
 class EvaluationEventQuerySet(ActivityQuerySet):
@@ -76,29 +124,51 @@ class EvaluationEventQuerySet(ActivityQuerySet):
         return self.filter(moderator_id=moderator_id).order_by("-created_at")  # evaluation_mod_created_idx
 
     def for_platform_user(self, moderator_id, platform_user_id):
-        # evaluation_mod_user_idx
+        # evaluation_mod_user_scores_idx
         return self.filter(moderator_id=moderator_id, platform_user_id=platform_user_id).order_by("-created_at")
 
     def latest_behaviour_scores(self, moderator_id):
         """Each platform user's most recent evaluation for one moderator, highest behaviour score first.
 
-        DISTINCT ON walks evaluation_mod_user_idx (moderator, user, created_at) backwards per user.
+        Each user's latest row comes from one index-only walk of evaluation_mod_user_scores_idx (see
+        LATEST_PER_USER_SQL); embeddings are not loaded.
         """
-        latest = (
-            self.filter(moderator_id=moderator_id)
-            .order_by("platform_user_id", "-created_at")
-            .distinct("platform_user_id")
-            .values("pk")
+        latest = RawSQL(LATEST_PER_USER_SQL.format(columns="l.event_id"), [moderator_id])
+        return self.filter(pk__in=latest).defer("embedding").order_by("-behaviour_score", "platform_user_id")
+
+    def behaviour_leaderboard(self, moderator_id, *, descending: bool = True, limit: int = 50, offset: int = 0):
+        """One page of the latest behaviour score per platform user of a moderator: dicts with platform_user_id,
+        behaviour_score, created_at, event_id, highest (or lowest) first, ties by user id."""
+        order = "DESC" if descending else "ASC"
+        statement = (
+            LATEST_PER_USER_SQL.format(columns="l.platform_user_id, l.behaviour_score, l.created_at, l.event_id")
+            + f" ORDER BY l.behaviour_score {order}, l.platform_user_id LIMIT %s OFFSET %s"
         )
-        return self.filter(pk__in=latest).order_by("-behaviour_score", "platform_user_id")
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(statement, [moderator_id, limit, offset])
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def behaviour_history(self, moderator_id, platform_user_id):
+        """One user's scores under one moderator, newest first (evaluation_mod_user_scores_idx); [0] is the latest."""
+        return self.for_platform_user(moderator_id, platform_user_id).values(
+            "event_id", "severity_score", "behaviour_score", "created_at"
+        )
+
+    def similar(self, embedding=None, *, to_event=None, k=10, moderator_id=None, since=None, until=None):
+        """The k evaluations nearest by cosine distance to a vector or to an evaluation (itself excluded), as a
+        list nearest first, each with `.distance`; optionally one moderator's, created in [since, until).
+
+        Never fewer than k rows when k exist; the strategy (HNSW parts + exact tail, iterative scan, or exact)
+        is chosen per query from the planner's row estimate and the pgvector version: see moderation.similar.
+        """
+        from moderation.similar import similar
+
+        return similar(embedding, to_event=to_event, k=k, moderator_id=moderator_id, since=since, until=until)
 
     def nearest(self, embedding, limit=10):
-        """The events whose embedding is closest by cosine distance (served by evaluation_embedding_hnsw)."""
-        return (
-            self.exclude(embedding=None)
-            .annotate(distance=CosineDistance("embedding", embedding))
-            .order_by("distance")[:limit]
-        )
+        """similar(embedding, k=limit): a list of the closest events by cosine distance, each with `.distance`."""
+        return self.similar(embedding, k=limit)
 
 
 class ActionEventQuerySet(ActivityQuerySet):
@@ -211,9 +281,15 @@ class EvaluationEvent(models.Model):
             # A moderator's evaluations by time: counts per day/week/month, newest first.
             models.Index(fields=["moderator", "created_at"], name="evaluation_mod_created_idx"),
             # The latest behaviour score per platform user of a moderator.
-            models.Index(fields=["moderator", "platform_user_id", "created_at"], name="evaluation_mod_user_idx"),
-            # Similar content: nearest neighbours by cosine distance, the distance nearest() orders by.
-            HnswIndex(fields=["embedding"], name="evaluation_embedding_hnsw", opclasses=["vector_cosine_ops"]),
+            # Covering: the behaviour-score window at ingest (an author's last 99 severities) and the leaderboard's
+            # latest score per user are read from the index alone, no heap page per row.
+            models.Index(
+                fields=["moderator", "platform_user_id", "created_at"],
+                include=["severity_score", "behaviour_score", "event_id"],
+                name="evaluation_mod_user_scores_idx",
+            ),
+            # No vector index here: similar content is served by HNSW indexes over key ranges, built in bulk by
+            # fold_embeddings and listed in VectorIndexPart, so no insert pays for graph maintenance.
             # The admin's search by platform user id across moderators (an exact match, not UPPER()).
             models.Index(fields=["platform_user_id"], name="evaluation_user_idx"),
         ]
@@ -318,3 +394,31 @@ class ReviewQueueItem(ActionEvent):
         verbose_name_plural = "review queue"
         # Seeing and working the queue is the decide_action permission; no separate ones.
         default_permissions = ()
+
+
+class VectorIndexPart(models.Model):
+    """One HNSW index (cosine) over the evaluation_events keys in [low, high), built by `fold_embeddings`.
+
+    Parts are contiguous and start at the nil UUID; rows keyed at or above the last part's `high` (the recent
+    tail) are searched exactly. uuidv7 keys grow with time, so new rows land in the tail, outside every graph.
+    The indexes themselves are made and dropped by moderation.vector_index, not by migrations: each covers a
+    range known only when it is built.
+    """
+
+    part_id = uuid7_primary_key()
+    index_name = models.CharField(max_length=63, unique=True)
+    low = models.UUIDField()
+    high = models.UUIDField()
+    rows = models.BigIntegerField(help_text="Rows with an embedding when the index was built.")
+    build_seconds = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "evaluation_vector_index_parts"
+        constraints = [
+            models.CheckConstraint(condition=Q(low__lt=models.F("high")), name="vector_index_part_range"),
+            models.UniqueConstraint(fields=["low"], name="vector_index_part_low_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.index_name} [{self.low}, {self.high}) {self.rows} rows"

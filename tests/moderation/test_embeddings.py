@@ -2,7 +2,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import DataError, connection, transaction
 
-from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent
+from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent, VectorIndexPart
+from moderation.services import evaluation_embeddings_fold
+from moderation.similar import Filters, explain
 from tests.factories import EvaluationEventFactory, ModeratorFactory
 
 
@@ -39,17 +41,18 @@ def test_nearest_returns_neighbours_by_cosine_distance():
     assert found[0].distance < found[1].distance
 
 
-@pytest.mark.django_db
-def test_knn_query_plan_uses_the_hnsw_index():
+@pytest.mark.django_db(transaction=True)
+def test_similar_content_scans_each_folded_part_through_its_hnsw_index():
     moderator = ModeratorFactory()
     EvaluationEvent.objects.bulk_create(
         EvaluationEventFactory.build(moderator=moderator, embedding=unit_vector(i % 50)) for i in range(200)
     )
-    query = EvaluationEvent.objects.nearest(unit_vector(3), limit=5)
+    evaluation_embeddings_fold(lag_seconds=0)
+    part = VectorIndexPart.objects.order_by("-high").first()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE evaluation_events")
-    # A 200-row table is cheaper to scan; the point is that the index can serve the query.
+    # A 200-row table is cheaper to scan; the point is that the part's index can serve the query.
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        plan = query.explain()
-    assert "evaluation_embedding_hnsw" in plan, plan
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off")
+        plan = explain(connection.connection, unit_vector(3), 5, Filters(), strategy="hnsw")
+    assert part.index_name in plan, plan

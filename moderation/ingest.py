@@ -1,0 +1,254 @@
+"""Evaluation ingest: one round trip per batch, behaviour scores computed set-based, graph maintenance off the path.
+
+The SQL and the statement plan live here; `moderation.services` exposes the sync and async entry points.
+
+A batch is validated in Python (types, score range, embedding width, JSON), then sent as one pipeline:
+
+    BEGIN                                   (only when the caller is not already in a transaction)
+    SET CONSTRAINTS <moderator fk> IMMEDIATE   the key is DEFERRABLE INITIALLY DEFERRED: fail now, not at COMMIT
+    SELECT pg_advisory_xact_lock(k) ...     one lock per (moderator, platform user), ascending: no deadlocks
+    INSERT ... SELECT ... RETURNING         scores for the whole batch with one window function
+    COMMIT
+
+Concurrency guarantee: two transactions recording events of the same (moderator, platform user) serialise on that
+pair's advisory lock; the INSERT runs after the lock is granted, in a statement of its own, so its READ COMMITTED
+snapshot contains every event the other writer committed. Each behaviour score therefore equals the score a serial
+run in commit order gives. Locks are taken in ascending key order in a single statement, so two batches never
+deadlock each other; a caller holding several batches in one outer transaction gives up that ordering, and
+PostgreSQL's deadlock detector then aborts one of them. A hash collision between two pairs only serialises them.
+
+Vectors and arrays travel in binary (pgvector's psycopg dumpers, registered on our cursor only, so the ORM's
+text adapters are untouched). The raw psycopg cursor bypasses Django's query log, so DEBUG=True keeps nothing.
+"""
+
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import psycopg
+from django.core.exceptions import ValidationError
+from psycopg.types import TypeInfo
+from psycopg.types.numeric import Float8
+
+from gova.db import uuid7_many
+from moderation.models import EMBEDDING_DIMENSIONS
+
+# Rows per round trip for the streaming helpers: 1,000 rows of 1024-d float4 are ~4 MB on the wire and in memory.
+DEFAULT_BATCH_SIZE = 1000
+# The window of behaviour_score: the author's last 100 severity scores, the new one included.
+BEHAVIOUR_WINDOW = 100
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationInput:
+    """One scored chat message to record.
+
+    `created_at` defaults to clock_timestamp() at insert, taken under the author's lock, so an author's events are
+    ordered by time exactly as their scores were computed (now(), the transaction's start, is not: a writer that
+    waited for the lock would get an earlier time than the writer it waited for).
+    """
+
+    moderator_id: uuid.UUID | str
+    platform_user_id: str
+    severity_score: float
+    context: dict
+    embedding: Sequence[float] | np.ndarray | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvaluation:
+    event_id: uuid.UUID
+    behaviour_score: float
+    created_at: datetime
+
+
+LOCK_SQL = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(%s::int8[]) AS key"
+
+# History: each author's last 99 stored rows (with the new row they make the window of 100), newest first from
+# evaluation_mod_user_scores_idx (index-only). New rows sort after every stored row, in batch order (n); stored
+# rows by time.
+INSERT_SQL = f"""
+WITH batch AS (
+    -- Contexts arrive as one JSON array (one json.dumps per batch, not per row), zipped by position.
+    SELECT * FROM ROWS FROM (
+        unnest(%(event_ids)s::uuid[]), unnest(%(moderators)s::uuid[]), unnest(%(users)s::text[]),
+        unnest(%(severities)s::float8[]), jsonb_array_elements(%(contexts)s::jsonb), unnest(%(embeddings)b::vector[]),
+        unnest(%(created)s::timestamptz[])
+    ) WITH ORDINALITY AS b(event_id, moderator_id, platform_user_id, severity_score, context, embedding, created_at, n)
+),
+authors AS (SELECT DISTINCT moderator_id, platform_user_id FROM batch),
+history AS (
+    SELECT a.moderator_id, a.platform_user_id, h.severity_score, 0::int8 AS n, h.created_at, h.event_id
+    FROM authors a CROSS JOIN LATERAL (
+        SELECT e.severity_score, e.created_at, e.event_id FROM evaluation_events e
+        WHERE e.moderator_id = a.moderator_id AND e.platform_user_id = a.platform_user_id
+        ORDER BY e.created_at DESC LIMIT {BEHAVIOUR_WINDOW - 1}
+    ) h
+),
+scored AS (
+    SELECT n, avg(severity_score) OVER (
+        PARTITION BY moderator_id, platform_user_id ORDER BY n, created_at, event_id
+        ROWS BETWEEN {BEHAVIOUR_WINDOW - 1} PRECEDING AND CURRENT ROW
+    ) AS behaviour_score
+    FROM (SELECT moderator_id, platform_user_id, severity_score, n, created_at, event_id FROM history
+          UNION ALL
+          SELECT moderator_id, platform_user_id, severity_score, n, NULL, NULL FROM batch) timeline
+)
+INSERT INTO evaluation_events
+    (event_id, moderator_id, platform_user_id, severity_score, behaviour_score, context, embedding, created_at)
+SELECT b.event_id, b.moderator_id, b.platform_user_id, b.severity_score, round(s.behaviour_score::numeric, 2)::float8,
+       b.context, b.embedding, coalesce(b.created_at, clock_timestamp())
+FROM batch b JOIN scored s ON s.n = b.n
+ORDER BY b.n
+RETURNING event_id, behaviour_score, created_at
+"""
+
+# One event, one statement (function made by migration 0015): lock, moderator check, insert, score.
+SINGLE_SQL = "SELECT * FROM evaluation_event_insert(%s, %s, %s, %s, %s::jsonb, %b, %s, %s)"
+
+MODERATOR_FK_SQL = """
+SELECT conname FROM pg_constraint
+WHERE conrelid = 'evaluation_events'::regclass AND confrelid = 'moderators'::regclass AND contype = 'f'
+"""
+
+
+class Batch:
+    """A validated batch as column arrays, ready to bind; `items` is kept to name an offending row later."""
+
+    def __init__(self, events: Iterable[EvaluationInput]):
+        self.items = list(events)
+        if not self.items:
+            raise ValidationError("an evaluation batch needs at least one event", code="empty_batch")
+        columns = {name: [] for name in ("moderators", "users", "severities", "embeddings", "created")}
+        for position, item in enumerate(self.items):
+            try:
+                moderator_id, severity, embedding = _validated(item)
+            except (TypeError, ValueError) as exc:
+                raise self._invalid(position, exc) from None
+            columns["moderators"].append(moderator_id)
+            columns["users"].append(item.platform_user_id)
+            columns["severities"].append(Float8(severity))
+            columns["embeddings"].append(embedding)
+            columns["created"].append(item.created_at)
+        self.params = {**columns, "event_ids": uuid7_many(len(self.items)), "contexts": self._contexts_json()}
+        authors = set(zip(columns["moderators"], columns["users"], strict=True))
+        self.lock_keys = sorted({_lock_key(moderator_id, user) for moderator_id, user in authors})
+
+    def _invalid(self, position: int, problem) -> ValidationError:
+        return ValidationError(
+            f"evaluation {position} of the batch ({_describe(self.items[position])}): {problem}; "
+            "nothing of this batch was written",
+            code="invalid_evaluation",
+        )
+
+    def _contexts_json(self) -> str:
+        try:
+            return json.dumps([item.context for item in self.items], ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError):
+            for position, item in enumerate(self.items):  # find the one that cannot be JSON
+                try:
+                    json.dumps(item.context, allow_nan=False)
+                except (TypeError, ValueError) as exc:
+                    raise self._invalid(position, f"context is not JSON: {exc}") from None
+            raise
+
+    def single_params(self) -> list:
+        p, context = self.params, json.dumps(self.items[0].context, ensure_ascii=False, allow_nan=False)
+        return [p["event_ids"][0], p["moderators"][0], p["users"][0], p["severities"][0], context,
+                p["embeddings"][0], p["created"][0], self.lock_keys[0]]  # fmt: skip
+
+    def offending_moderator(self, error: psycopg.Error) -> ValidationError | None:
+        """The unknown-moderator error naming the first item that carries the key PostgreSQL reports."""
+        detail = getattr(error.diag, "message_detail", None) or ""
+        for position, moderator_id in enumerate(self.params["moderators"]):
+            if str(moderator_id) in detail:
+                return ValidationError(
+                    f"evaluation {position} of the batch ({_describe(self.items[position])}): moderator "
+                    f"{moderator_id} does not exist; nothing of this batch was written",
+                    code="unknown_moderator",
+                )
+        return None
+
+
+def _validated(item: EvaluationInput):
+    if not isinstance(item, EvaluationInput):
+        raise TypeError(f"expected an EvaluationInput, got {type(item).__name__}")
+    moderator_id = item.moderator_id if isinstance(item.moderator_id, uuid.UUID) else uuid.UUID(str(item.moderator_id))
+    if not isinstance(item.platform_user_id, str) or not item.platform_user_id:
+        raise ValueError("platform_user_id must be a non-empty string")
+    severity = item.severity_score
+    if isinstance(severity, bool) or not isinstance(severity, int | float) or not math.isfinite(severity):
+        raise TypeError(f"severity_score must be a finite number, not {severity!r}")
+    if not 0 <= severity <= 1:
+        raise ValueError(f"severity_score {severity} is outside [0, 1]")
+    if not isinstance(item.context, dict):
+        raise TypeError(f"context must be a dict, not {type(item.context).__name__}")
+    embedding = None
+    if item.embedding is not None:
+        embedding = np.asarray(item.embedding, dtype=np.float32)
+        if embedding.shape != (EMBEDDING_DIMENSIONS,):
+            raise ValueError(f"embedding must have {EMBEDDING_DIMENSIONS} dimensions, not {embedding.size}")
+        if not np.isfinite(embedding).all():
+            raise ValueError("embedding contains NaN or infinity")
+    if item.created_at is not None and (not isinstance(item.created_at, datetime) or item.created_at.tzinfo is None):
+        raise TypeError("created_at must be an aware datetime")
+    # Two decimals, as the service always stored them; behaviour scores average the rounded values.
+    return moderator_id, round(float(severity), 2), embedding
+
+
+def _describe(item) -> str:
+    user = getattr(item, "platform_user_id", None)
+    return f"platform_user_id={user!r}" if user is not None else type(item).__name__
+
+
+def _lock_key(moderator_id: uuid.UUID, platform_user_id: str) -> int:
+    digest = hashlib.blake2b(f"{moderator_id}:{platform_user_id}".encode(), digest_size=8, person=b"gova.bhv").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# -- per-connection type information (fetched once per psycopg connection) ------------------------------------
+
+
+def vector_info(pg_connection) -> TypeInfo:
+    info = getattr(pg_connection, "_gova_vector_info", None)
+    if info is None:
+        info = TypeInfo.fetch(pg_connection, "vector")
+        pg_connection._gova_vector_info = info
+    return info
+
+
+def moderator_fk_name(pg_connection) -> str:
+    name = getattr(pg_connection, "_gova_moderator_fk", None)
+    if name is None:
+        name = pg_connection.execute(MODERATOR_FK_SQL).fetchone()[0]
+        pg_connection._gova_moderator_fk = name
+    return name
+
+
+def binary_vector_cursor(pg_connection, info: TypeInfo):
+    """A server-binding cursor sending numpy vectors (and arrays of them) in pgvector's binary format.
+
+    Django's connection makes client-binding cursors (parameters spliced into the SQL text) and its ORM keeps
+    them; this cursor is ours alone, as are the vector adapters registered on it.
+    """
+    from pgvector.psycopg.vector import register_vector_info
+
+    cursor_class = psycopg.AsyncCursor if isinstance(pg_connection, psycopg.AsyncConnection) else psycopg.Cursor
+    cursor = cursor_class(pg_connection)
+    register_vector_info(cursor, info)
+    return cursor
+
+
+def constraint_sql(fk_name: str) -> psycopg.sql.Composed:
+    return psycopg.sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(psycopg.sql.Identifier(fk_name))
+
+
+def recorded(rows) -> list[RecordedEvaluation]:
+    # RETURNING follows the INSERT's ORDER BY n here; sorting by the time-ordered key restores batch order anyway.
+    return [RecordedEvaluation(*row) for row in sorted(rows, key=lambda row: row[0])]
