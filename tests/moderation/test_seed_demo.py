@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from moderation.models import ActionEvent, ActionReview, ActionStatus, EvaluationEvent, Moderator
+from moderation.models import ActionEvent, ActionReview, ActionStatus, EvaluationEvent, Moderator, VectorIndexPart
 from moderation.validators import validate_moderator_conf
 
 
@@ -28,9 +28,13 @@ def test_seed_demo_fills_every_status_and_repeats_itself_with_the_same_seed(caps
     for moderator in Moderator.objects.all():
         validate_moderator_conf(moderator.conf)
     assert EvaluationEvent.objects.exclude(embedding=None).exists()
-    with connection.cursor() as cursor:  # the vector index was rebuilt after the load
-        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'evaluation_embedding_hnsw'")
-        assert cursor.fetchone()
+    # Every seeded embedding is under a vector index part (built or rebuilt once, after the load), none in the
+    # exactly-searched tail.
+    parts = list(VectorIndexPart.objects.order_by("low"))
+    assert parts and not EvaluationEvent.objects.exclude(embedding=None).filter(event_id__gte=parts[-1].high).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname = ANY(%s)", [[p.index_name for p in parts]])
+        assert cursor.fetchone()[0] == len(parts)
     first = snapshot()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE action_reviews, action_events, evaluation_events, moderators CASCADE")
