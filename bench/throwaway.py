@@ -8,9 +8,15 @@ from contextlib import contextmanager
 
 @contextmanager
 def throwaway_database(
-    name: str, *, server_settings: dict | None = None, announce: bool = True, settings_module: str = "gova.settings"
+    name: str,
+    *,
+    server_settings: dict | None = None,
+    announce: bool = True,
+    settings_module: str = "gova.settings",
+    reuse_folder: str | None = None,
 ):
-    """Yield psycopg connection keywords for database `name` on a fresh server; DATABASE_URL points Django at it.
+    """Yield psycopg connection keywords for database `name` on a fresh server (or the one in `reuse_folder`,
+    kept afterwards); DATABASE_URL points Django at it.
 
     Not under the project or a private tmp folder: as root the server runs as another OS user, who must be able
     to enter this folder (0o711 lets it traverse, not list).
@@ -20,7 +26,7 @@ def throwaway_database(
     from devdb.server import EmbeddedPostgres
     from gova.database_url import url_for
 
-    folder = tempfile.mkdtemp(prefix="gova-bench-pg-")
+    folder = reuse_folder or tempfile.mkdtemp(prefix="gova-bench-pg-")
     os.chmod(folder, 0o711)
     server = EmbeddedPostgres(os.path.join(folder, "pg"), settings=server_settings)
     django_ready = False
@@ -28,7 +34,8 @@ def throwaway_database(
         info = server.ensure_running()
         conninfo = {"host": info.host, "port": info.port, "user": info.user, "password": info.password}
         with psycopg.connect(**conninfo, dbname="postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f"CREATE DATABASE {name}")
             version = conn.execute("SHOW server_version").fetchone()[0]
         if announce:
             print(f"embedded PostgreSQL {version} on {info.host}:{info.port}, database {name!r}", flush=True)
@@ -50,4 +57,5 @@ def throwaway_database(
                 connections.close_all()
             server.stop()
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            if not reuse_folder:
+                shutil.rmtree(folder, ignore_errors=True)
