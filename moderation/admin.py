@@ -40,8 +40,10 @@ from moderation.services import action_event_approve, action_event_reject
 DECIDE_PERMISSION = "moderation.decide_action"
 INSIGHT_DAYS = 30
 LIST_COUNT_CAP = 1_000  # per moderator row: at most this many index entries read per count
-PAGE_COUNT_CAP = 100_000  # on one moderator's page
-SEVERITY_SAMPLE = 10_000
+# On one moderator's page. Both bounded reads cost the busiest moderator of 1M events ~15 ms at 100,000
+# and 10,000 rows; a tenth of that is the same picture at a tenth of the time.
+PAGE_COUNT_CAP = 10_000
+SEVERITY_SAMPLE = 5_000
 SEVERITY_BANDS = {  # label, lower bound (inclusive), upper bound (exclusive; None = up to 1)
     "low": ("low (< 0.3)", 0.0, 0.3),
     "medium": ("medium (0.3 – 0.7)", 0.3, 0.7),
@@ -515,7 +517,13 @@ def moderator_insight(moderator: Moderator) -> dict:
     )
     bands = recent.aggregate(**{key: Count("severity_score", filter=severity_band(key)) for key in SEVERITY_BANDS})
     totals = _capped_totals(moderator)
-    leaders = list(EvaluationEvent.objects.latest_behaviour_scores(moderator.pk)[:10])
+    # Index-only (evaluation_mod_user_scores_idx); the authors' names come from those 10 rows' context alone.
+    leaders = EvaluationEvent.objects.behaviour_leaderboard(moderator.pk, limit=10)
+    usernames = dict(
+        EvaluationEvent.objects.filter(pk__in=[leader["event_id"] for leader in leaders]).values_list(
+            "event_id", "context__username"
+        )
+    )
     return {
         "insight_days": INSIGHT_DAYS,
         "insight_severity_sample": f"{SEVERITY_SAMPLE:,}",
@@ -527,15 +535,7 @@ def moderator_insight(moderator: Moderator) -> dict:
             [(SEVERITY_BANDS[key][0], bands[key]) for key in SEVERITY_BANDS],
             f"Severity of the latest {SEVERITY_SAMPLE:,} evaluations of the last {INSIGHT_DAYS} days",
         ),
-        "insight_leaders": [
-            {
-                "platform_user_id": e.platform_user_id,
-                "username": message_field(e.context, "username"),
-                "behaviour_score": e.behaviour_score,
-                "created_at": e.created_at,
-            }
-            for e in leaders
-        ],  # fmt: skip
+        "insight_leaders": [{**leader, "username": usernames.get(leader["event_id"]) or "—"} for leader in leaders],
     }
 
 
