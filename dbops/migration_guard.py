@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import migrations
+from django.db.migrations.recorder import MigrationRecorder
 
 from dbops.backups import fresh_backup
 from dbops.event_tables import EVENT_TABLES, event_tables_named, has_rows, table_of
@@ -130,8 +131,6 @@ def ensure_no_unbacked_data_loss(connection, plan, *, allow: bool) -> None:
     risks = data_loss_risks(connection, plan)
     if not risks:
         return
-    from django.db.migrations.recorder import MigrationRecorder
-
     applied = {f"{app}.{name}" for app, name in MigrationRecorder(connection).applied_migrations()}
     max_age = timedelta(hours=settings.GOVA_BACKUP_MAX_AGE_HOURS)
     with connection.cursor() as cursor:

@@ -8,7 +8,7 @@ topics is not known in advance and a new topic must not be averaged into an old 
 """
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -46,9 +46,6 @@ class TrendCluster:
     def growth(self) -> float | None:
         """size / previous; None for a cluster the previous window did not have (new)."""
         return self.size / self.previous if self.previous else None
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "growth": self.growth}
 
 
 @dataclass

@@ -203,15 +203,6 @@ def _drop_index(name: str) -> None:
         )
 
 
-def drop_all_parts() -> int:
-    """Drop every part index and its registration (all rows become tail, searched exactly). Returns the count."""
-    parts = list(VectorIndexPart.objects.all())
-    for part in parts:
-        VectorIndexPart.objects.filter(pk=part.pk).delete()
-        _drop_index(part.index_name)
-    return len(parts)
-
-
 def pending_rows() -> int:
     """Rows with an embedding in the tail (not yet folded)."""
     last = VectorIndexPart.objects.order_by("-high").first()
