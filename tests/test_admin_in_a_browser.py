@@ -14,6 +14,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from moderation.models import ActionEvent, ActionReview, ActionStatus, ActionType
 from tests.factories import ActionEventFactory, EvaluationEventFactory, ModeratorFactory, UserFactory, message_context
@@ -80,6 +82,14 @@ def console(transactional_db):
     return {"moderator": moderator, "actions": actions}
 
 
+def click_and_wait(browser, element) -> None:
+    """Click something that loads a new page and wait until it has: finding elements right after a plain click
+    can still read the old page (CI once saw the login page's title after a successful login)."""
+    old_page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(old_page))
+
+
 def shoot(browser, name: str) -> None:
     browser.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
@@ -91,7 +101,7 @@ def test_an_operator_works_the_console_in_a_browser(browser, live_server, consol
     visit("admin:index")
     browser.find_element(By.NAME, "username").send_keys("operator")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
     assert "Site administration" in browser.title
     shoot(browser, "01-index")
 
@@ -109,13 +119,13 @@ def test_an_operator_works_the_console_in_a_browser(browser, live_server, consol
 
     # Filter evaluations to high severity: only the two severe messages stay.
     visit("admin:moderation_evaluationevent_changelist")
-    browser.find_element(By.LINK_TEXT, "high (≥ 0.7)").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "high (≥ 0.7)"))
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert len(rows) == 2 and "gg everyone" not in browser.find_element(By.ID, "result_list").text
     shoot(browser, "03-evaluations-high-severity")
 
     # Open an evaluation: the message pulled out of its context, its action inline.
-    rows[0].find_element(By.CSS_SELECTOR, "th a").click()
+    click_and_wait(browser, rows[0].find_element(By.CSS_SELECTOR, "th a"))
     body = browser.find_element(By.ID, "content").text
     assert "FREE NITRO" in body or "I will find you" in body
     assert "Timeout" in body
@@ -128,10 +138,10 @@ def test_an_operator_works_the_console_in_a_browser(browser, live_server, consol
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert "I will find you" in rows[0].text and "FREE NITRO" in rows[1].text
     browser.find_element(By.NAME, f"reason-{first.pk}").send_keys("a threat")
-    browser.find_element(By.CSS_SELECTOR, f"button[value='approve:{first.pk}']").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, f"button[value='approve:{first.pk}']"))
     assert "1 action(s) decided: 1 completed" in browser.find_element(By.CLASS_NAME, "messagelist").text
     browser.find_element(By.NAME, f"reason-{second.pk}").send_keys("a known bot, handled elsewhere")
-    browser.find_element(By.CSS_SELECTOR, f"button[value='reject:{second.pk}']").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, f"button[value='reject:{second.pk}']"))
     assert "1 action(s) decided: 1 rejected" in browser.find_element(By.CLASS_NAME, "messagelist").text
     shoot(browser, "06-review-queue-decided")
     assert ActionEvent.objects.get(pk=first.pk).status == ActionStatus.COMPLETED
