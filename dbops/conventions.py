@@ -4,7 +4,7 @@ Only rules of our own; what Django enforces at run time (AddIndexConcurrently ou
 migration, say) is left to Django.
 
 - every operation can run backwards: RunSQL has reverse_sql, RunPython has reverse_code;
-- every new model's primary key defaults to uuidv7() in the database;
+- every new model's primary key defaults to uuidv7() in the database (a composite natural key excepted);
 - an index added to an existing event table is built CONCURRENTLY, re-runnably (RerunnableAddIndexConcurrently);
 - SQL that names an event table declares what it does to the rows (dbops.operations.EventTableSQL);
 - tables and columns that hold data are never renamed (use db_table / db_column): a rename breaks
@@ -23,7 +23,7 @@ from pathlib import Path
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
-from django.db import migrations
+from django.db import migrations, models
 from django.db.migrations.loader import MigrationLoader
 
 from dbops.event_tables import EVENT_TABLES, event_tables_named, table_of
@@ -97,7 +97,10 @@ def _operation_problems(operation, migration, state, created_here):
     if isinstance(operation, migrations.CreateModel) and not operation.options.get("proxy"):  # a proxy has no table
         created_here.add(operation.name_lower)
         primary_key = next((field for _, field in operation.fields if field.primary_key), None)
-        if primary_key is None or not isinstance(getattr(primary_key, "db_default", None), UUIDv7):
+        # A composite key is made of the row's own columns (a natural key): nothing to generate.
+        if not isinstance(primary_key, models.CompositePrimaryKey) and (
+            primary_key is None or not isinstance(getattr(primary_key, "db_default", None), UUIDv7)
+        ):
             yield f"model {operation.name}: its primary key must have db_default=UUIDv7() (gova.db.uuid7_primary_key)"
 
     if isinstance(operation, migrations.RenameModel) and operation.old_name_lower not in created_here:

@@ -38,15 +38,15 @@ def evaluation_event_record(
     batch = ingest.Batch([EvaluationInput(moderator.pk, platform_user_id, severity_score, context, embedding)])
     connection.ensure_connection()
     pg = connection.connection
-    with ingest.binary_vector_cursor(pg, ingest.vector_info(pg)) as cursor:
-        try:
-            if connection.in_atomic_block:
-                with transaction.atomic():  # a savepoint: a refused event leaves the caller's transaction usable
-                    row = cursor.execute(ingest.SINGLE_SQL, batch.single_params(), prepare=True).fetchone()
-            else:
+    cursor = ingest.vector_cursor(pg)
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a refused event leaves the caller's transaction usable
                 row = cursor.execute(ingest.SINGLE_SQL, batch.single_params(), prepare=True).fetchone()
-        except psycopg.errors.ForeignKeyViolation as exc:
-            raise (batch.offending_moderator(exc) or exc) from None
+        else:
+            row = cursor.execute(ingest.SINGLE_SQL, batch.single_params(), prepare=True).fetchone()
+    except psycopg.errors.ForeignKeyViolation as exc:
+        raise (batch.offending_moderator(exc) or exc) from None
     behaviour_score, created_at = row
     event = EvaluationEvent(
         event_id=batch.params["event_ids"][0],
@@ -93,25 +93,24 @@ def evaluation_events_record_stream(*, events: Iterable[EvaluationInput], batch_
 
 
 def _run_batch(pg: psycopg.Connection, batch: ingest.Batch, *, own_transaction: bool) -> list[RecordedEvaluation]:
-    info, fk_name = ingest.vector_info(pg), ingest.moderator_fk_name(pg)
-    with ingest.binary_vector_cursor(pg, info) as cursor:
-        try:
-            with pg.pipeline():
-                if own_transaction:
-                    psycopg.Cursor(pg).execute("BEGIN")
-                psycopg.Cursor(pg).execute(ingest.constraint_sql(fk_name))
-                # Prepared (per connection): planning the INSERT's CTEs costs about as much as running it for one row.
-                psycopg.Cursor(pg).execute(ingest.LOCK_SQL, [batch.lock_keys], prepare=True)
-                cursor.execute(ingest.INSERT_SQL, batch.params, prepare=True)
-                if own_transaction:
-                    psycopg.Cursor(pg).execute("COMMIT")
-        except psycopg.errors.ForeignKeyViolation as exc:
-            _abandon(pg, own_transaction)
-            raise (batch.offending_moderator(exc) or exc) from None
-        except BaseException:
-            _abandon(pg, own_transaction)
-            raise
-        return ingest.recorded(cursor.fetchall())
+    fk_name, cursor = ingest.moderator_fk_name(pg), ingest.vector_cursor(pg)
+    try:
+        with pg.pipeline():
+            if own_transaction:
+                psycopg.Cursor(pg).execute("BEGIN")
+            psycopg.Cursor(pg).execute(ingest.constraint_sql(fk_name))
+            # Prepared (per connection): planning the INSERT's CTEs costs about as much as running it for one row.
+            psycopg.Cursor(pg).execute(ingest.LOCK_SQL, [batch.lock_keys], prepare=True)
+            cursor.execute(ingest.INSERT_SQL, batch.params, prepare=True)
+            if own_transaction:
+                psycopg.Cursor(pg).execute("COMMIT")
+    except psycopg.errors.ForeignKeyViolation as exc:
+        _abandon(pg, own_transaction)
+        raise (batch.offending_moderator(exc) or exc) from None
+    except BaseException:
+        _abandon(pg, own_transaction)
+        raise
+    return ingest.recorded(cursor.fetchall())
 
 
 def _abandon(pg: psycopg.Connection, own_transaction: bool) -> None:

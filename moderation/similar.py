@@ -174,21 +174,21 @@ def _run(pg, query: np.ndarray, k: int, filters: Filters, chosen: Plan, *, expla
     # Settings are transaction-local (SET LOCAL): outside a transaction the search opens and commits its own, in
     # the same round trip; inside the caller's they last until it ends.
     own_transaction = bool(settings) and pg.autocommit and pg.info.transaction_status == TransactionStatus.IDLE
-    with ingest.binary_vector_cursor(pg, ingest.vector_info(pg)) as cursor:
-        try:
-            with pg.pipeline():
-                if own_transaction:
-                    psycopg.Cursor(pg).execute("BEGIN")
-                for name, value in settings:
-                    psycopg.Cursor(pg).execute("SELECT set_config(%s, %s, true)", [name, value])
-                cursor.execute(statement, params)
-                if own_transaction:
-                    psycopg.Cursor(pg).execute("COMMIT")
-        except BaseException:
-            if own_transaction and pg.info.transaction_status != TransactionStatus.IDLE:
-                psycopg.Cursor(pg).execute("ROLLBACK")
-            raise
-        return cursor.fetchall()
+    cursor = ingest.vector_cursor(pg)
+    try:
+        with pg.pipeline():
+            if own_transaction:
+                psycopg.Cursor(pg).execute("BEGIN")
+            for name, value in settings:
+                psycopg.Cursor(pg).execute("SELECT set_config(%s, %s, true)", [name, value])
+            cursor.execute(statement, params)
+            if own_transaction:
+                psycopg.Cursor(pg).execute("COMMIT")
+    except BaseException:
+        if own_transaction and pg.info.transaction_status != TransactionStatus.IDLE:
+            psycopg.Cursor(pg).execute("ROLLBACK")
+        raise
+    return cursor.fetchall()
 
 
 def explain(pg, query, k: int, filters: Filters, strategy: str | None = None) -> str:
@@ -238,8 +238,11 @@ def _exists_more(pg, filters: Filters, found: int) -> bool:
 
 
 def _stored_embedding(pg, event_id: uuid.UUID) -> np.ndarray:
-    with ingest.binary_vector_cursor(pg, ingest.vector_info(pg)) as cursor:
-        row = cursor.execute("SELECT embedding FROM evaluation_events WHERE event_id = %s", [event_id]).fetchone()
+    row = (
+        ingest.vector_cursor(pg)
+        .execute("SELECT embedding FROM evaluation_events WHERE event_id = %s", [event_id])
+        .fetchone()
+    )
     if row is None:
         raise EvaluationEvent.DoesNotExist(f"no evaluation {event_id}")
     if row[0] is None:

@@ -1,0 +1,162 @@
+"""evaluation_latest_scores (the leaderboard's table) follows evaluation_events for every writer."""
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, connections, transaction
+
+from moderation.ingest import EvaluationInput
+from moderation.models import EvaluationEvent, LatestBehaviourScore, Moderator
+from moderation.services import evaluation_event_record, evaluation_events_record
+from tests.factories import EvaluationEventFactory, ModeratorFactory
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def stored(moderator_id) -> dict:
+    return {
+        row.platform_user_id: (row.event_id, row.behaviour_score)
+        for row in LatestBehaviourScore.objects.filter(moderator_id=moderator_id)
+    }
+
+
+def recomputed(moderator_id) -> dict:
+    """The definition: each author's row with the greatest (created_at, event_id)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ON (platform_user_id) platform_user_id, event_id, behaviour_score FROM evaluation_events "
+            "WHERE moderator_id = %s ORDER BY platform_user_id, created_at DESC, event_id DESC",
+            [moderator_id],
+        )
+        return {user: (event_id, score) for user, event_id, score in cursor.fetchall()}
+
+
+@pytest.mark.django_db
+def test_every_writer_keeps_the_latest_row_per_author():
+    moderator = ModeratorFactory()
+    # The ORM, one row at a time.
+    EvaluationEventFactory(moderator=moderator, platform_user_id="ana", behaviour_score=0.2, created_at=at(1))
+    newest_ana = EvaluationEventFactory(
+        moderator=moderator, platform_user_id="ana", behaviour_score=0.4, created_at=at(5)
+    )
+    # An older row written later (a late writer, a backfill) does not displace the newer one.
+    EvaluationEventFactory(moderator=moderator, platform_user_id="ana", behaviour_score=0.9, created_at=at(3))
+    # bulk_create: several rows of one author in one statement, the newest wins.
+    EvaluationEvent.objects.bulk_create(
+        [
+            EvaluationEvent(
+                moderator=moderator,
+                platform_user_id="bo",
+                severity_score=0.1,
+                behaviour_score=s,
+                context={},
+                created_at=at(m),
+            )  # fmt: skip
+            for s, m in [(0.1, 2), (0.7, 9), (0.3, 4)]
+        ]
+    )
+    # Raw SQL, as the old service or an operator would write.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO evaluation_events (moderator_id, platform_user_id, severity_score, behaviour_score, context) "
+            "VALUES (%s, 'cy', 0.5, 0.5, '{}')",
+            [moderator.pk],
+        )
+    # The ingest paths.
+    evaluation_events_record(
+        events=[EvaluationInput(moderator.pk, "di", 0.6, {}), EvaluationInput(moderator.pk, "di", 0.2, {})]
+    )
+    single = evaluation_event_record(moderator=moderator, platform_user_id="ed", severity_score=0.8, context={})
+    EvaluationEventFactory(platform_user_id="ana", behaviour_score=1.0)  # another moderator's: not in this board
+
+    latest = stored(moderator.pk)
+    assert latest == recomputed(moderator.pk)
+    assert set(latest) == {"ana", "bo", "cy", "di", "ed"}
+    assert latest["ana"] == (newest_ana.pk, 0.4)
+    assert latest["bo"][1] == 0.7
+    assert latest["di"][1] == 0.4  # (0.6 + 0.2) / 2: the batch's last event
+    assert latest["ed"] == (single.pk, 0.8)
+
+
+@pytest.mark.django_db
+def test_deletes_updates_and_truncate_refresh_the_affected_authors():
+    moderator = ModeratorFactory()
+    older = EvaluationEventFactory(moderator=moderator, platform_user_id="ana", behaviour_score=0.2, created_at=at(1))
+    newer = EvaluationEventFactory(moderator=moderator, platform_user_id="ana", behaviour_score=0.6, created_at=at(2))
+    only_bo = EvaluationEventFactory(moderator=moderator, platform_user_id="bo", behaviour_score=0.5, created_at=at(1))
+
+    EvaluationEvent.objects.filter(pk=newer.pk).delete()  # the latest goes: the one before it is the latest again
+    assert stored(moderator.pk)["ana"] == (older.pk, 0.2)
+    EvaluationEvent.objects.filter(pk=only_bo.pk).delete()  # an author's last row goes: so does the author
+    assert "bo" not in stored(moderator.pk)
+
+    # An update of the score, and one that moves a row to another author.
+    EvaluationEvent.objects.filter(pk=older.pk).update(behaviour_score=0.3)
+    assert stored(moderator.pk)["ana"] == (older.pk, 0.3)
+    EvaluationEvent.objects.filter(pk=older.pk).update(platform_user_id="cy")
+    assert stored(moderator.pk) == {"cy": (older.pk, 0.3)} == recomputed(moderator.pk)
+
+    # A moderator's deletion reaches the table through its evaluations (the database's ON DELETE CASCADE).
+    other = ModeratorFactory()
+    EvaluationEventFactory(moderator=other, platform_user_id="ana")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM moderators WHERE moderator_id = %s", [other.pk])
+    assert not LatestBehaviourScore.objects.filter(moderator_id=other.pk).exists()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's transaction holds deferred key checks
+        cursor.execute("TRUNCATE evaluation_events CASCADE")
+    assert not LatestBehaviourScore.objects.exists()
+
+
+def insert_and_hold(moderator_id, created_at, inserted: threading.Event, release: threading.Event, errors):
+    try:
+        with transaction.atomic():
+            EvaluationEventFactory(
+                moderator=Moderator(pk=moderator_id), platform_user_id="ana", behaviour_score=0.9, created_at=created_at
+            )
+            inserted.set()
+            release.wait(10)
+    except Exception as exc:  # reported to the test
+        errors.append(exc)
+        inserted.set()
+    finally:
+        connections.close_all()
+
+
+def insert_now(moderator_id, created_at, errors):
+    try:
+        EvaluationEventFactory(
+            moderator=Moderator(pk=moderator_id), platform_user_id="ana", behaviour_score=0.1, created_at=created_at
+        )
+    except Exception as exc:  # reported to the test
+        errors.append(exc)
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_of_one_author_at_once_keep_the_newer_row_whatever_the_commit_order():
+    """Connection A writes the newer row and holds its transaction; B writes an older row, waits for A, commits
+    last. The newer row stays the latest."""
+    moderator = ModeratorFactory()
+    inserted, release, errors = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=insert_and_hold, args=(moderator.pk, at(10), inserted, release, errors))
+    holder.start()
+    assert inserted.wait(10)
+    late = threading.Thread(target=insert_now, args=(moderator.pk, at(5), errors))
+    late.start()
+    time.sleep(0.3)
+    assert late.is_alive()  # waiting on A's row of the latest table
+    release.set()
+    holder.join()
+    late.join()
+    assert not errors
+    assert stored(moderator.pk)["ana"][1] == 0.9
+    assert stored(moderator.pk) == recomputed(moderator.pk)
