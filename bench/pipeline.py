@@ -277,8 +277,11 @@ class Report:
 
 
 def create_copy_table() -> None:
-    # Same columns, defaults, checks and B-tree indexes; no vector index (the baseline's physical limit).
-    sql("CREATE TABLE evaluation_events_copy (LIKE evaluation_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    # Same columns, defaults, checks, storage and B-tree indexes; no vector index (the baseline's physical limit).
+    sql(
+        "CREATE TABLE evaluation_events_copy "
+        "(LIKE evaluation_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)"
+    )
     sql("ALTER TABLE evaluation_events_copy ADD PRIMARY KEY (event_id)")
     sql("CREATE INDEX ON evaluation_events_copy (moderator_id, created_at)")
     sql(
@@ -411,15 +414,21 @@ def similar_figures(report, generator, moderator_ids, queries: int) -> None:
         filters = Filters(moderator_id=moderator_ids[moderator]) if moderator is not None else Filters()
         vectors = generator.query_vectors(queries, moderator)
         chosen = plan(pg, filters).strategy
-        ours, exact, recalls = [], [], []
+        # Warm up on other queries (the graph is hot in a running service), then all of ours before any exact
+        # search: an exact search reads every embedding of the filter and evicts the graph's pages.
+        for vector in generator.query_vectors(3 * queries, (moderator or 0) + 1):
+            search(pg, vector, 10, filters)
+        ours, exact, found = [], [], []
         for vector in vectors:
             started = time.perf_counter()
-            found = search(pg, vector, 10, filters)
+            found.append(search(pg, vector, 10, filters))
             ours.append((time.perf_counter() - started) * 1000)
+        recalls = []
+        for vector, rows in zip(vectors, found, strict=True):
             started = time.perf_counter()
             truth = search(pg, vector, 10, filters, strategy="exact")
             exact.append((time.perf_counter() - started) * 1000)
-            recalls.append(recall([row[0] for row in found], [row[0] for row in truth]))
+            recalls.append(recall([row[0] for row in rows], [row[0] for row in truth]))
         p50, mean_recall = statistics.median(ours), statistics.mean(recalls)
         report.add(
             f"similar k=10, {label} [{chosen}], p50 / recall@10",
@@ -530,7 +539,8 @@ def run(args, conninfo) -> None:
         cursor.execute("CREATE INDEX copy_hnsw ON evaluation_events_copy USING hnsw (embedding vector_cosine_ops)")
         create_seconds = time.monotonic() - started
         cursor.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
-    legacy_rate = legacy_record_rate(generator, moderator_ids)
+    legacy_rate = legacy_record_rate(generator, moderator_ids)  # the old path writes with copy_hnsw present
+    sql("DROP INDEX copy_hnsw")  # only timed; kept, it would compete with ours for shared_buffers
 
     report.add(
         "batch ingest rows/s (embedding+context+behaviour score), vector index on the table",
