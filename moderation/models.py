@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models
@@ -382,14 +383,18 @@ class ReviewQueueItem(ActionEvent):
 
 
 class LatestBehaviourScore(models.Model):
-    """Each platform user's latest evaluation under a moderator: the row the behaviour leaderboard pages through.
+    """Per platform user of a moderator: the latest evaluation (the behaviour leaderboard's row) and the last 100
+    severity scores (the behaviour-score window, so recording an event reads one row instead of 99).
 
     Kept by statement-level triggers on evaluation_events (migration 0017) for every writer, the ORM, raw SQL,
-    COPY and the old service alike: an INSERT upserts each author's newest row (a newer row wins, whatever the
-    commit order); a DELETE or UPDATE re-reads the affected authors' latest row; a TRUNCATE empties it. The
-    leaderboard is then one index scan of latest_scores_board_idx instead of a walk over every author's rows
-    (34 ms for the largest moderator at 1M events). No foreign keys: the triggers are its integrity, and a
-    moderator's deletion reaches it through its evaluations.
+    COPY and the old service alike: an INSERT appends each author's new severities in time order and keeps the
+    newest row; an author seen for the first time, or rows older than the stored latest (a backfill, a late
+    writer), are read again from evaluation_mod_user_scores_idx; a DELETE or UPDATE re-reads the affected authors;
+    a TRUNCATE empties the table. The latest row is always the newest by (created_at, event_id), whatever the
+    commit order. The window is exact for writers that serialise per author, as the ingest paths do (the
+    per-author lock); two other writers adding rows of one author at the same moment can leave the older one's
+    severity out of it. No foreign keys: the triggers are its integrity, and a moderator's deletion reaches it
+    through its evaluations.
     """
 
     pk = models.CompositePrimaryKey("moderator", "platform_user_id")
@@ -398,6 +403,11 @@ class LatestBehaviourScore(models.Model):
     event_id = models.UUIDField(help_text="The latest evaluation of this author under this moderator.")
     behaviour_score = models.FloatField()
     created_at = models.DateTimeField()
+    # Hundredths (severities are stored to 2 decimals): sums are exact integers, so a behaviour score rounds
+    # half up exactly as its definition says, whatever order the values were added in.
+    recent_severities = ArrayField(
+        models.SmallIntegerField(), help_text="The last 100 severity scores in hundredths, oldest first."
+    )
 
     class Meta:
         db_table = "evaluation_latest_scores"

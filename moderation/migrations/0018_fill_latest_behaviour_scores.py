@@ -2,19 +2,17 @@ from django.db import migrations
 
 from dbops.operations import EventTableSQL
 
-# Each author's latest row from what is already stored: one backward index-only walk of
-# evaluation_mod_user_scores_idx (a few seconds at 1M events). The triggers (0017) are already in place, so a
-# writer running meanwhile is not missed, and the upsert keeps whichever row is newer: the backfill never
-# overwrites a newer row a trigger stored.
+# Each author's latest row and window from what is already stored: one descent of evaluation_mod_user_scores_idx
+# per author (a few seconds at 1M events). The triggers (0017) are already in place, and a writer whose author
+# has no row yet reads that author's window from the events itself; so a row written meanwhile is never missed,
+# and the fill only adds authors nobody has stored yet (DO NOTHING).
 FILL = """
-INSERT INTO evaluation_latest_scores AS s (moderator_id, platform_user_id, event_id, behaviour_score, created_at)
-SELECT DISTINCT ON (moderator_id, platform_user_id)
-       moderator_id, platform_user_id, event_id, behaviour_score, created_at
-FROM evaluation_events
-ORDER BY moderator_id DESC, platform_user_id DESC, created_at DESC, event_id DESC
-ON CONFLICT (moderator_id, platform_user_id) DO UPDATE
-SET event_id = excluded.event_id, behaviour_score = excluded.behaviour_score, created_at = excluded.created_at
-WHERE (excluded.created_at, excluded.event_id) > (s.created_at, s.event_id)
+INSERT INTO evaluation_latest_scores
+    (moderator_id, platform_user_id, event_id, behaviour_score, created_at, recent_severities)
+SELECT a.moderator_id, a.platform_user_id, w.event_id, w.behaviour_score, w.created_at, w.recent_severities
+FROM (SELECT DISTINCT moderator_id, platform_user_id FROM evaluation_events) a
+CROSS JOIN LATERAL evaluation_author_window(a.moderator_id, a.platform_user_id) w
+ON CONFLICT (moderator_id, platform_user_id) DO NOTHING
 """
 
 

@@ -11,12 +11,25 @@ from moderation.ingest import EvaluationInput
 from moderation.models import EvaluationEvent, LatestBehaviourScore, Moderator
 from moderation.services import evaluation_event_record, evaluation_events_record
 from tests.factories import EvaluationEventFactory, ModeratorFactory
+from tests.moderation.test_ingest import expected_scores
 
-T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # before the ingest paths' clock_timestamp()
 
 
 def at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
+
+
+def window(moderator_id, user) -> list[int]:
+    return LatestBehaviourScore.objects.get(moderator_id=moderator_id, platform_user_id=user).recent_severities
+
+
+def last_100_in_hundredths(moderator_id, user) -> list[int]:
+    """The definition: the author's last 100 severities, oldest first, in hundredths."""
+    rows = EvaluationEvent.objects.filter(moderator_id=moderator_id, platform_user_id=user).order_by(
+        "-created_at", "-event_id"
+    )[:100]
+    return [round(row.severity_score * 100) for row in reversed(rows)]
 
 
 def stored(moderator_id) -> dict:
@@ -160,3 +173,50 @@ def test_two_writers_of_one_author_at_once_keep_the_newer_row_whatever_the_commi
     assert not errors
     assert stored(moderator.pk)["ana"][1] == 0.9
     assert stored(moderator.pk) == recomputed(moderator.pk)
+
+
+@pytest.mark.django_db
+def test_the_severity_window_is_the_last_100_for_every_writer_in_order_or_not():
+    moderator = ModeratorFactory()
+    # 150 rows in one statement (more than the window), in time order.
+    EvaluationEvent.objects.bulk_create(
+        [
+            EvaluationEvent(
+                moderator=moderator, platform_user_id="ana", severity_score=(i % 97) / 100, context={}, created_at=at(i)
+            )  # fmt: skip
+            for i in range(150)
+        ]
+    )
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+    assert len(window(moderator.pk, "ana")) == 100
+    # Appended by the ingest paths (newer rows): the oldest fall out.
+    evaluation_events_record(events=[EvaluationInput(moderator.pk, "ana", 0.99, {})] * 3)
+    evaluation_event_record(moderator=moderator, platform_user_id="ana", severity_score=0.01, context={})
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+    assert window(moderator.pk, "ana")[-4:] == [99, 99, 99, 1]
+    # A late row, older than the stored latest: the window is read again, in time order.
+    EvaluationEventFactory(
+        moderator=moderator, platform_user_id="ana", severity_score=0.5, created_at=at(149) - timedelta(seconds=1)
+    )
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+    # Deletes shrink it back.
+    EvaluationEvent.objects.filter(moderator=moderator, platform_user_id="ana", created_at__gte=at(100)).delete()
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_single_and_batch_paths_agree_over_more_than_100_events():
+    moderator = ModeratorFactory()
+    severities = [round((i * 53 % 101) / 100, 2) for i in range(140)]
+    scores = []
+    for n, severity in enumerate(severities):
+        if n % 3:
+            scores.append(
+                evaluation_event_record(
+                    moderator=moderator, platform_user_id="ana", severity_score=severity, context={}
+                ).behaviour_score
+            )
+        else:
+            scores += [row.behaviour_score for row in evaluation_events_record(
+                events=[EvaluationInput(moderator.pk, "ana", severity, {})])]  # fmt: skip
+    assert scores == expected_scores(severities)
