@@ -370,15 +370,16 @@ def queue_figures(report, actions: int) -> None:
     connection.ensure_connection()
     cursor = psycopg.Cursor(connection.connection)
 
-    def measure() -> tuple[float, float, int]:
-        round_trip_ms, rows = timed(lambda: cursor.execute(statement, params, prepare=True).fetchall(), 50)
+    def measure() -> tuple[float, float, float]:
+        round_trip_ms, _ = timed(lambda: cursor.execute(statement, params, prepare=True).fetchall(), 50)
         orm_ms, _ = timed(lambda: list(page.all()), 20)
-        return round_trip_ms, orm_ms, len(rows)
+        plan = cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", params).fetchone()[0][0]
+        return round_trip_ms, orm_ms, plan["Execution Time"]
 
     def awaiting() -> int:
         return sql("SELECT count(*) FROM action_events WHERE status = 'awaiting_approval'")[0][0]
 
-    (small_ms, small_orm, _), small_queue = measure(), awaiting()
+    (small_ms, small_orm, small_server), small_queue = measure(), awaiting()
     sql(
         "INSERT INTO action_events (action_id, event_id, moderator_id, platform_user_id, evaluation_id, action_type, "
         "action_params, context, status, created_at, updated_at) "
@@ -388,11 +389,11 @@ def queue_figures(report, actions: int) -> None:
         [min(1.0, 9 * small_queue / max(1, actions))],
     )
     sql("VACUUM ANALYZE action_events")
-    (large_ms, large_orm, _), large_queue = measure(), awaiting()
+    (large_ms, large_orm, large_server), large_queue = measure(), awaiting()
     report.add(
-        f"review queue, first 50 ({small_queue:,} awaiting of {actions:,} actions), SQL round trip",
-        f"{small_ms:.2f} ms",
-        f"with {large_queue:,} awaiting: {large_ms:.2f} ms",
+        f"review queue, first 50 ({small_queue:,} awaiting of {actions:,} actions), round trip / in the server",
+        f"{small_ms:.2f} ms / {small_server:.2f} ms",
+        f"with {large_queue:,} awaiting: {large_ms:.2f} ms / {large_server:.2f} ms",
         f"{large_ms / small_ms:.2f}x",
         "<= 1 ms",
         small_ms <= 1,
