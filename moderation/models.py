@@ -184,7 +184,7 @@ class ActionEventQuerySet(ActivityQuerySet):
     def with_author_history(self):
         """Annotate the author's latest behaviour score and their earlier actions (same moderator) by kind.
 
-        One index descent per row each: evaluation_mod_user_idx for the score, action_user_idx for the counts.
+        One index descent per row each: evaluation_mod_user_scores_idx for the score, action_user_idx for the counts.
         """
         latest = EvaluationEvent.objects.filter(
             moderator_id=OuterRef("moderator_id"), platform_user_id=OuterRef("platform_user_id")
