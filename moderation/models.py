@@ -184,11 +184,12 @@ class ActionEventQuerySet(ActivityQuerySet):
     def with_author_history(self):
         """Annotate the author's latest behaviour score and their earlier actions (same moderator) by kind.
 
-        One index descent per row each: evaluation_mod_user_scores_idx for the score, action_user_idx for the counts.
+        One key lookup per row for the score (evaluation_latest_scores, which the leaderboard reads too) and one
+        descent of action_user_idx for the counts.
         """
-        latest = EvaluationEvent.objects.filter(
+        latest = LatestBehaviourScore.objects.filter(
             moderator_id=OuterRef("moderator_id"), platform_user_id=OuterRef("platform_user_id")
-        ).order_by("-created_at")
+        )
         earlier = {
             f"earlier_{kind}": Subquery(
                 ActionEvent.objects.filter(
