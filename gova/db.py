@@ -5,6 +5,7 @@ import threading
 import time
 import uuid
 
+import numpy as np
 from django.db import models
 from django.db.models import Func
 
@@ -50,21 +51,21 @@ def uuid7() -> uuid.UUID:
     return uuid.UUID(int=unix_ms << 80 | 0x7 << 76 | fraction << 64 | 0b10 << 62 | random_bits)
 
 
-def uuid7_many(count: int) -> list[uuid.UUID]:
-    """`count` consecutive uuid7() keys in one clock read and one urandom call (batch ingest: ~10x cheaper)."""
+def uuid7_block(count: int) -> bytes:
+    """`count` consecutive uuid7() keys as 16 bytes each, from one clock read and one urandom call, built with
+    numpy (batch ingest sends them to PostgreSQL as one binary uuid[]: no UUID object per row)."""
     global _last_timestamp
     now_ns = time.time_ns()
     timestamp = (now_ns // 1_000_000) << 12 | (now_ns % 1_000_000) * 4096 // 1_000_000
     with _timestamp_lock:
         timestamp = max(timestamp, _last_timestamp + 1)
         _last_timestamp = timestamp + count - 1
-    entropy = os.urandom(8 * count)
-    keys = []
-    for n in range(count):
-        unix_ms, fraction = (timestamp + n) >> 12, (timestamp + n) & 0xFFF
-        random_bits = int.from_bytes(entropy[8 * n : 8 * n + 8]) & 0x3FFF_FFFF_FFFF_FFFF
-        keys.append(uuid.UUID(int=unix_ms << 80 | 0x7 << 76 | fraction << 64 | 0b10 << 62 | random_bits))
-    return keys
+    stamps = timestamp + np.arange(count, dtype=np.uint64)
+    keys = np.empty((count, 2), dtype=">u8")
+    keys[:, 0] = (stamps >> np.uint64(12)) << np.uint64(16) | np.uint64(0x7 << 12) | (stamps & np.uint64(0xFFF))
+    random_bits = np.frombuffer(os.urandom(8 * count), dtype=np.uint64) & np.uint64(0x3FFF_FFFF_FFFF_FFFF)
+    keys[:, 1] = random_bits | np.uint64(0b10 << 62)
+    return keys.tobytes()
 
 
 def uuid7_primary_key(**kwargs) -> models.UUIDField:

@@ -26,18 +26,19 @@ text adapters are untouched). The raw psycopg cursor bypasses Django's query log
 import hashlib
 import json
 import math
+import struct
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 import psycopg
 from django.core.exceptions import ValidationError
 from psycopg.types import TypeInfo
-from psycopg.types.numeric import Float8
 
-from gova.db import uuid7_many
+from gova.db import uuid7, uuid7_block
 from moderation.models import EMBEDDING_DIMENSIONS
 
 # Rows per round trip for the streaming helpers: 1,000 rows of 1024-d float4 are ~4 MB on the wire and in memory.
@@ -63,27 +64,29 @@ class EvaluationInput:
     created_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedEvaluation:
+class RecordedEvaluation(NamedTuple):
+    """A recorded event's key, behaviour score and time (a tuple: 1,000 are made per batch)."""
+
     event_id: uuid.UUID
     behaviour_score: float
     created_at: datetime
 
 
-LOCK_SQL = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(%s::int8[]) AS key"
+LOCK_SQL = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(%b::int8[]) AS key"
 
-# Scores: each author's last 100 severities are one row of evaluation_latest_scores (in hundredths, kept by the
-# triggers of migration 0017), so the history costs one key lookup per author, not 99 index entries and their
-# heap visibility checks (~60 ms of a 1,000-row batch at 1M events). Event k of an author in this batch (batch
-# order) averages the batch's events 1..k (at most the last 100) with the newest 100 - k stored severities. Sums
-# are integers, so the mean rounds half up exactly.
+# Scores: each author's last 100 severities and their total are one row of evaluation_latest_scores (hundredths,
+# kept by the triggers of migrations 0017 and 0022), so the history costs one key lookup per author, not 99 index
+# entries and their heap visibility checks (~60 ms of a 1,000-row batch at 1M events). Event k of an author in this
+# batch (batch order) averages the batch's events 1..k (at most the last 100) with the newest 100 - k stored
+# severities: the stored total, less the oldest one when the window is full (~10 ms a batch less than adding the
+# array up). Sums are integers, so the mean rounds half up exactly.
 INSERT_SQL = f"""
 WITH batch AS (
     -- Contexts arrive as one JSON array (one json.dumps per batch, not per row), zipped by position.
     SELECT * FROM ROWS FROM (
-        unnest(%(event_ids)s::uuid[]), unnest(%(moderators)s::uuid[]), unnest(%(users)s::text[]),
-        unnest(%(severities)s::float8[]), jsonb_array_elements(%(contexts)s::jsonb), unnest(%(embeddings)b::vector[]),
-        unnest(%(created)s::timestamptz[])
+        unnest(%(event_ids)b::uuid[]), unnest(%(moderators)b::uuid[]), unnest(%(users)b::text[]),
+        unnest(%(severities)b::float8[]), jsonb_array_elements(%(contexts)s::jsonb), unnest(%(embeddings)b::vector[]),
+        unnest(%(created)b::timestamptz[])
     ) WITH ORDINALITY AS b(event_id, moderator_id, platform_user_id, severity_score, context, embedding, created_at, n)
 ),
 ranked AS (
@@ -94,29 +97,35 @@ ranked AS (
     WINDOW author AS (PARTITION BY moderator_id, platform_user_id ORDER BY n)
 ),
 scored AS (
-    SELECT r.n, round(
-        (r.batch_sum + coalesce(stored.total, 0)) / (least(r.k, {BEHAVIOUR_WINDOW}) + coalesce(stored.count, 0)) / 100,
-        2)::float8 AS behaviour_score
+    SELECT r.n, round((r.batch_sum + CASE
+            WHEN w.keep = 0 THEN 0
+            WHEN w.keep = w.stored THEN l.recent_total
+            WHEN w.keep = w.stored - 1 THEN l.recent_total - l.recent_severities[1]  -- a full window's oldest leaves
+            ELSE (SELECT sum(x) FROM unnest(l.recent_severities[w.stored - w.keep + 1:]) x)
+        END) / (least(r.k, {BEHAVIOUR_WINDOW}) + w.keep) / 100, 2)::float8 AS behaviour_score
     FROM ranked r
     -- A key lookup per row (OFFSET 0 keeps the planner from hashing the whole table for ~1,000 authors).
     LEFT JOIN LATERAL (
-        SELECT recent_severities FROM evaluation_latest_scores l
+        SELECT recent_severities, recent_total FROM evaluation_latest_scores l
         WHERE l.moderator_id = r.moderator_id AND l.platform_user_id = r.platform_user_id OFFSET 0
     ) l ON true
-    LEFT JOIN LATERAL (
-        SELECT sum(x) AS total, count(*) AS count
-        FROM unnest(l.recent_severities[
-            greatest(1, cardinality(l.recent_severities) - {BEHAVIOUR_WINDOW} + 1 + r.k):]) x
-        WHERE r.k < {BEHAVIOUR_WINDOW}
-    ) stored ON true
+    -- Event k of the author in this batch counts the newest 100 - k stored severities (none from k = 100 on).
+    CROSS JOIN LATERAL (
+        SELECT coalesce(cardinality(l.recent_severities), 0) AS stored,
+               greatest(0, least(coalesce(cardinality(l.recent_severities), 0), {BEHAVIOUR_WINDOW} - r.k)) AS keep
+    ) w
+),
+inserted AS (
+    INSERT INTO evaluation_events
+        (event_id, moderator_id, platform_user_id, severity_score, behaviour_score, context, embedding, created_at)
+    SELECT b.event_id, b.moderator_id, b.platform_user_id, b.severity_score, s.behaviour_score,
+           b.context, b.embedding, coalesce(b.created_at, clock_timestamp())
+    FROM batch b JOIN scored s ON s.n = b.n
+    ORDER BY b.n
+    RETURNING event_id, behaviour_score, created_at
 )
-INSERT INTO evaluation_events
-    (event_id, moderator_id, platform_user_id, severity_score, behaviour_score, context, embedding, created_at)
-SELECT b.event_id, b.moderator_id, b.platform_user_id, b.severity_score, s.behaviour_score,
-       b.context, b.embedding, coalesce(b.created_at, clock_timestamp())
-FROM batch b JOIN scored s ON s.n = b.n
-ORDER BY b.n
-RETURNING event_id, behaviour_score, created_at
+-- Keys ascend in batch order: the server sorts 1,000 keys in ~0.1 ms, Python's UUID comparisons took ~5 ms.
+SELECT event_id, behaviour_score, created_at FROM inserted ORDER BY event_id
 """
 
 # One event, one statement (function made by migration 0015): lock, moderator check, insert, score.
@@ -128,27 +137,109 @@ WHERE conrelid = 'evaluation_events'::regclass AND confrelid = 'moderators'::reg
 """
 
 
+# Element types of the batch's arrays (pg_type oids; vector's differs per database and comes from TypeInfo).
+UUID_OID, TEXT_OID, FLOAT8_OID, TIMESTAMPTZ_OID = 2950, 25, 701, 1184
+ARRAY_HEADER = struct.Struct(">iiIii")  # dimensions, has NULLs, element type, length, lower bound
+LENGTH = struct.Struct(">i")
+NULL_ELEMENT = LENGTH.pack(-1)
+TIMESTAMP_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz_send: int64 microseconds since this instant
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+class BinaryArray:
+    """A one-dimensional array parameter already in PostgreSQL's binary array format (array_recv's layout), built
+    in one pass instead of one psycopg dumper call per element: a batch of 1,000 rows binds in ~2 ms instead of
+    ~12 ms. Its dumper leaves the type to the SQL's cast (%(name)b::uuid[]), which must name the element type.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    @classmethod
+    def of_fixed(cls, elements: bytes, width: int, element_oid: int) -> "BinaryArray":
+        """Elements of one width, none NULL, concatenated in their type's binary form."""
+        count = len(elements) // width
+        framed = np.empty(count, dtype=[("length", ">i4"), ("value", f"V{width}")])
+        framed["length"] = width
+        framed["value"] = np.frombuffer(elements, dtype=f"V{width}")
+        return cls(ARRAY_HEADER.pack(1, 0, element_oid, count, 1) + framed.tobytes())
+
+    @classmethod
+    def of_values(cls, elements: list, element_oid: int) -> "BinaryArray":
+        """Elements in their type's binary form (bytes of any width), None for NULL."""
+        parts = [ARRAY_HEADER.pack(1, any(element is None for element in elements), element_oid, len(elements), 1)]
+        for element in elements:
+            if element is None:
+                parts.append(NULL_ELEMENT)
+            else:
+                parts += (LENGTH.pack(len(element)), element)
+        return cls(b"".join(parts))
+
+
+def vector_binary(vector: np.ndarray) -> bytes:
+    """pgvector's vector_recv format: int16 dimensions, int16 unused, big-endian float4s."""
+    return VECTOR_HEADER + vector.astype(">f4").tobytes()
+
+
+def timestamptz_binary(moment: datetime) -> bytes:
+    return struct.pack(">q", (moment - TIMESTAMP_EPOCH) // ONE_MICROSECOND)
+
+
+VECTOR_HEADER = struct.pack(">hh", EMBEDDING_DIMENSIONS, 0)
+
+
+class BinaryArrayDumper(psycopg.adapt.Dumper):
+    format = psycopg.pq.Format.BINARY
+
+    def dump(self, obj: BinaryArray) -> bytes:
+        return obj.data
+
+
 class Batch:
-    """A validated batch as column arrays, ready to bind; `items` is kept to name an offending row later."""
+    """A validated batch as columns, ready to bind; `items` is kept to name an offending row later."""
 
     def __init__(self, events: Iterable[EvaluationInput]):
         self.items = list(events)
         if not self.items:
             raise ValidationError("an evaluation batch needs at least one event", code="empty_batch")
-        columns = {name: [] for name in ("moderators", "users", "severities", "embeddings", "created")}
+        self.moderators, self.users, self.severities, self.embeddings, self.created = [], [], [], [], []
         for position, item in enumerate(self.items):
             try:
                 moderator_id, severity, embedding = _validated(item)
             except (TypeError, ValueError) as exc:
                 raise self._invalid(position, exc) from None
-            columns["moderators"].append(moderator_id)
-            columns["users"].append(item.platform_user_id)
-            columns["severities"].append(Float8(severity))
-            columns["embeddings"].append(embedding)
-            columns["created"].append(item.created_at)
-        self.params = {**columns, "event_ids": uuid7_many(len(self.items)), "contexts": self._contexts_json()}
-        authors = set(zip(columns["moderators"], columns["users"], strict=True))
-        self.lock_keys = sorted({_lock_key(moderator_id, user) for moderator_id, user in authors})
+            self.moderators.append(moderator_id)
+            self.users.append(item.platform_user_id)
+            self.severities.append(severity)
+            self.embeddings.append(embedding)
+            self.created.append(item.created_at)
+        self.contexts = self._contexts_json()
+        self.lock_keys = _lock_keys(zip(self.moderators, self.users, strict=True))
+
+    def insert_params(self, vector_oid: int) -> dict:
+        """INSERT_SQL's parameters, with new event keys on every call (ascending in batch order)."""
+        moderator_bytes = {moderator_id: moderator_id.bytes for moderator_id in set(self.moderators)}
+        return {
+            "event_ids": BinaryArray.of_fixed(uuid7_block(len(self.items)), 16, UUID_OID),
+            "moderators": BinaryArray.of_fixed(b"".join(map(moderator_bytes.get, self.moderators)), 16, UUID_OID),
+            "users": BinaryArray.of_values([user.encode() for user in self.users], TEXT_OID),
+            "severities": BinaryArray.of_fixed(np.asarray(self.severities, dtype=">f8").tobytes(), 8, FLOAT8_OID),
+            "contexts": self.contexts,
+            "embeddings": BinaryArray.of_values(
+                [None if vector is None else vector_binary(vector) for vector in self.embeddings], vector_oid
+            ),
+            "created": BinaryArray.of_values(
+                [None if moment is None else timestamptz_binary(moment) for moment in self.created], TIMESTAMPTZ_OID
+            ),
+        }
+
+    def single_params(self) -> list:
+        """SINGLE_SQL's parameters for the batch's one event; the first is its new key."""
+        context = json.dumps(self.items[0].context, ensure_ascii=False, allow_nan=False)
+        return [uuid7(), self.moderators[0], self.users[0], self.severities[0], context, self.embeddings[0],
+                self.created[0], self.lock_keys[0]]  # fmt: skip
 
     def _invalid(self, position: int, problem) -> ValidationError:
         return ValidationError(
@@ -168,15 +259,10 @@ class Batch:
                     raise self._invalid(position, f"context is not JSON: {exc}") from None
             raise
 
-    def single_params(self) -> list:
-        p, context = self.params, json.dumps(self.items[0].context, ensure_ascii=False, allow_nan=False)
-        return [p["event_ids"][0], p["moderators"][0], p["users"][0], p["severities"][0], context,
-                p["embeddings"][0], p["created"][0], self.lock_keys[0]]  # fmt: skip
-
     def offending_moderator(self, error: psycopg.Error) -> ValidationError | None:
         """The unknown-moderator error naming the first item that carries the key PostgreSQL reports."""
         detail = getattr(error.diag, "message_detail", None) or ""
-        for position, moderator_id in enumerate(self.params["moderators"]):
+        for position, moderator_id in enumerate(self.moderators):
             if str(moderator_id) in detail:
                 return ValidationError(
                     f"evaluation {position} of the batch ({_describe(self.items[position])}): moderator "
@@ -218,7 +304,23 @@ def _describe(item) -> str:
 
 
 def _lock_key(moderator_id: uuid.UUID, platform_user_id: str) -> int:
-    digest = hashlib.blake2b(f"{moderator_id}:{platform_user_id}".encode(), digest_size=8, person=b"gova.bhv").digest()
+    return _key_from(f"{moderator_id}:".encode() + platform_user_id.encode())
+
+
+def _lock_keys(authors: Iterable[tuple[uuid.UUID, str]]) -> list[int]:
+    """The distinct authors' keys in ascending order; each moderator's id is formatted once, not once per event."""
+    prefixes: dict[uuid.UUID, bytes] = {}
+    keys = set()
+    for moderator_id, platform_user_id in authors:
+        prefix = prefixes.get(moderator_id)
+        if prefix is None:
+            prefix = prefixes[moderator_id] = f"{moderator_id}:".encode()
+        keys.add(_key_from(prefix + platform_user_id.encode()))
+    return sorted(keys)
+
+
+def _key_from(author: bytes) -> int:
+    digest = hashlib.blake2b(author, digest_size=8, person=b"gova.bhv").digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -261,6 +363,7 @@ def binary_vector_cursor(pg_connection, info: TypeInfo):
     cursor_class = psycopg.AsyncCursor if isinstance(pg_connection, psycopg.AsyncConnection) else psycopg.Cursor
     cursor = cursor_class(pg_connection)
     register_vector_info(cursor, info)
+    cursor.adapters.register_dumper(BinaryArray, BinaryArrayDumper)
     return cursor
 
 
@@ -269,5 +372,5 @@ def constraint_sql(fk_name: str) -> psycopg.sql.Composed:
 
 
 def recorded(rows) -> list[RecordedEvaluation]:
-    # RETURNING follows the INSERT's ORDER BY n here; sorting by the time-ordered key restores batch order anyway.
-    return [RecordedEvaluation(*row) for row in sorted(rows, key=lambda row: row[0])]
+    """INSERT_SQL's rows (in batch order) as results."""
+    return list(map(RecordedEvaluation._make, rows))

@@ -387,15 +387,15 @@ class LatestBehaviourScore(models.Model):
     """Per platform user of a moderator: the latest evaluation (the behaviour leaderboard's row) and the last 100
     severity scores (the behaviour-score window, so recording an event reads one row instead of 99).
 
-    Kept by statement-level triggers on evaluation_events (migration 0017) for every writer, the ORM, raw SQL,
-    COPY and the old service alike: an INSERT appends each author's new severities in time order and keeps the
-    newest row; an author seen for the first time, or rows older than the stored latest (a backfill, a late
-    writer), are read again from evaluation_mod_user_scores_idx; a DELETE or UPDATE re-reads the affected authors;
-    a TRUNCATE empties the table. The latest row is always the newest by (created_at, event_id), whatever the
-    commit order. The window is exact for writers that serialise per author, as the ingest paths do (the
-    per-author lock); two other writers adding rows of one author at the same moment can leave the older one's
-    severity out of it. No foreign keys: the triggers are its integrity, and a moderator's deletion reaches it
-    through its evaluations.
+    Kept by statement-level triggers on evaluation_events (migrations 0017 and 0022) for every writer, the ORM, raw
+    SQL, COPY and the old service alike: an INSERT appends each author's new severities in time order, adjusts
+    their total and keeps the newest row; a first-time author's rows are its window; rows older than the stored
+    latest (a backfill, a late writer) or older events with no stored row (loaded with triggers off) are read again
+    from evaluation_mod_user_scores_idx; a DELETE or UPDATE re-reads the affected authors; a TRUNCATE empties it.
+    The latest row is always the newest by (created_at, event_id), whatever the commit order. The window is exact
+    for writers that serialise per author, as the ingest paths do (the per-author lock); two other writers adding
+    rows of one author at the same moment can leave the older one's severity out of it. No foreign keys: the
+    triggers are its integrity, and a moderator's deletion reaches it through its evaluations.
     """
 
     pk = models.CompositePrimaryKey("moderator", "platform_user_id")
@@ -409,6 +409,9 @@ class LatestBehaviourScore(models.Model):
     recent_severities = ArrayField(
         models.SmallIntegerField(), help_text="The last 100 severity scores in hundredths, oldest first."
     )
+    # Their sum, kept beside them: scoring a new event subtracts the one or two severities that leave the window
+    # instead of adding up to 99 (a batch of 1,000 events read 1,000 arrays element by element).
+    recent_total = models.IntegerField(db_default=0, help_text="The sum of recent_severities.")
 
     class Meta:
         db_table = "evaluation_latest_scores"

@@ -38,18 +38,18 @@ def evaluation_event_record(
     batch = ingest.Batch([EvaluationInput(moderator.pk, platform_user_id, severity_score, context, embedding)])
     connection.ensure_connection()
     pg = connection.connection
-    cursor = ingest.vector_cursor(pg)
+    cursor, params = ingest.vector_cursor(pg), batch.single_params()
     try:
         if connection.in_atomic_block:
             with transaction.atomic():  # a savepoint: a refused event leaves the caller's transaction usable
-                row = cursor.execute(ingest.SINGLE_SQL, batch.single_params(), prepare=True).fetchone()
+                row = cursor.execute(ingest.SINGLE_SQL, params, prepare=True, binary=True).fetchone()
         else:
-            row = cursor.execute(ingest.SINGLE_SQL, batch.single_params(), prepare=True).fetchone()
+            row = cursor.execute(ingest.SINGLE_SQL, params, prepare=True, binary=True).fetchone()
     except psycopg.errors.ForeignKeyViolation as exc:
         raise (batch.offending_moderator(exc) or exc) from None
     behaviour_score, created_at = row
     event = EvaluationEvent(
-        event_id=batch.params["event_ids"][0],
+        event_id=params[0],
         moderator=moderator,
         platform_user_id=platform_user_id,
         severity_score=round(severity_score, 2),
@@ -94,6 +94,7 @@ def evaluation_events_record_stream(*, events: Iterable[EvaluationInput], batch_
 
 def _run_batch(pg: psycopg.Connection, batch: ingest.Batch, *, own_transaction: bool) -> list[RecordedEvaluation]:
     fk_name, cursor = ingest.moderator_fk_name(pg), ingest.vector_cursor(pg)
+    params = batch.insert_params(ingest.vector_info(pg).oid)
     try:
         with pg.pipeline():
             if own_transaction:
@@ -101,7 +102,7 @@ def _run_batch(pg: psycopg.Connection, batch: ingest.Batch, *, own_transaction: 
             psycopg.Cursor(pg).execute(ingest.constraint_sql(fk_name))
             # Prepared (per connection): planning the INSERT's CTEs costs about as much as running it for one row.
             psycopg.Cursor(pg).execute(ingest.LOCK_SQL, [batch.lock_keys], prepare=True)
-            cursor.execute(ingest.INSERT_SQL, batch.params, prepare=True)
+            cursor.execute(ingest.INSERT_SQL, params, prepare=True, binary=True)
             if own_transaction:
                 psycopg.Cursor(pg).execute("COMMIT")
     except psycopg.errors.ForeignKeyViolation as exc:
@@ -145,7 +146,7 @@ async def evaluation_events_record_async(
                 await pg.execute("BEGIN")
                 await pg.execute(ingest.constraint_sql(fk_name))
                 await pg.execute(ingest.LOCK_SQL, [batch.lock_keys], prepare=True)
-                await cursor.execute(ingest.INSERT_SQL, batch.params, prepare=True)
+                await cursor.execute(ingest.INSERT_SQL, batch.insert_params(info.oid), prepare=True, binary=True)
                 await pg.execute("COMMIT")
         except BaseException as exc:
             if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from dbops.operations import UUIDV7_FALLBACK_COMMENT, uuidv7_fallback_sql
-from gova.db import uuid7
+from gova.db import uuid7, uuid7_block
 from moderation.models import EvaluationEvent
 from tests.factories import EvaluationEventFactory, ModeratorFactory, message_context
 
@@ -30,6 +30,16 @@ def test_python_uuid7_is_version_7_increasing_and_on_the_clock():
     assert_strictly_increasing_v7(keys)
     # Bursts step the sub-millisecond fraction, not the millisecond: no drift into the future.
     assert before <= unix_ms(keys[0]) and unix_ms(keys[-1]) <= after + 5
+
+
+def test_a_block_of_keys_is_the_same_layout_and_continues_the_sequence():
+    before = uuid7()
+    block = uuid7_block(5_000)
+    after = uuid7()
+    keys = [uuid.UUID(bytes=block[n : n + 16]) for n in range(0, len(block), 16)]
+    assert len(keys) == 5_000
+    assert_strictly_increasing_v7([before, *keys, after])
+    assert unix_ms(keys[-1]) <= time.time_ns() // 1_000_000 + 5
 
 
 def generate_in_one_statement(function: str) -> list[uuid.UUID]:

@@ -2,8 +2,11 @@
 
 import asyncio
 import threading
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import psycopg
 import pytest
 from asgiref.sync import sync_to_async
@@ -110,6 +113,35 @@ def test_a_rejected_batch_inside_a_caller_transaction_leaves_that_transaction_us
             evaluation_events_record(events=[evaluation("0190c0de-0000-7000-8000-000000000000", "u", 0.4)])
         evaluation_events_record(events=[evaluation(moderator.pk, "u", 0.6)])
     assert stored_scores(moderator.pk, "u") == [0.4, 0.5]
+
+
+@pytest.mark.django_db
+def test_a_batch_stores_every_value_as_given():
+    """The batch travels as binary arrays built by hand (moderation.ingest.BinaryArray): every column reads back."""
+    moderator, other = ModeratorFactory(), ModeratorFactory()
+    rng = np.random.default_rng(7)
+    vector = rng.normal(size=EMBEDDING_DIMENSIONS).astype(np.float32)
+    paris = ZoneInfo("Europe/Paris")
+    events = [
+        EvaluationInput(moderator.pk, "ünïcode 用户 🙂", 0.07, {"content": "é \u2028 \"quoted\""}, vector,
+                        datetime(2026, 7, 14, 18, 30, 15, 123456, tzinfo=paris)),
+        EvaluationInput(str(other.pk), "u2", 1, {"n": [1, None, True]}, None, None),
+        EvaluationInput(moderator.pk, "u3", 0.0, {}, list(vector[::-1]), datetime(1999, 12, 31, 23, 59, 59, 999999,
+                        tzinfo=UTC)),
+    ]  # fmt: skip
+    recorded = evaluation_events_record(events=events)
+    rows = {row.pk: row for row in EvaluationEvent.objects.filter(pk__in=[r.event_id for r in recorded])}
+    first, second, third = (rows[r.event_id] for r in recorded)
+    assert (first.moderator_id, first.platform_user_id, first.severity_score) == (moderator.pk, "ünïcode 用户 🙂", 0.07)
+    assert first.context == {"content": 'é \u2028 "quoted"'}
+    assert np.array_equal(np.asarray(first.embedding, dtype=np.float32), vector)
+    assert first.created_at == datetime(2026, 7, 14, 18, 30, 15, 123456, tzinfo=paris) == recorded[0].created_at
+    assert (second.moderator_id, second.severity_score, second.embedding, second.context) == (
+        other.pk, 1.0, None, {"n": [1, None, True]})  # fmt: skip
+    assert second.created_at == recorded[1].created_at and second.created_at.tzinfo is not None
+    assert np.array_equal(np.asarray(third.embedding, dtype=np.float32), vector[::-1])
+    assert third.created_at == datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert [r.event_id for r in recorded] == sorted(r.event_id for r in recorded)
 
 
 @pytest.mark.django_db(transaction=True)

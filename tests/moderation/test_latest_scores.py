@@ -21,7 +21,14 @@ def at(minutes: int) -> datetime:
 
 
 def window(moderator_id, user) -> list[int]:
-    return LatestBehaviourScore.objects.get(moderator_id=moderator_id, platform_user_id=user).recent_severities
+    row = LatestBehaviourScore.objects.get(moderator_id=moderator_id, platform_user_id=user)
+    assert row.recent_total == sum(row.recent_severities)  # kept beside the window by every trigger path
+    return row.recent_severities
+
+
+def assert_totals_are_window_sums() -> None:
+    for row in LatestBehaviourScore.objects.all():
+        assert row.recent_total == sum(row.recent_severities), row
 
 
 def last_100_in_hundredths(moderator_id, user) -> list[int]:
@@ -95,6 +102,7 @@ def test_every_writer_keeps_the_latest_row_per_author():
     assert latest["bo"][1] == 0.7
     assert latest["di"][1] == 0.4  # (0.6 + 0.2) / 2: the batch's last event
     assert latest["ed"] == (single.pk, 0.8)
+    assert_totals_are_window_sums()
 
 
 @pytest.mark.django_db
@@ -114,6 +122,7 @@ def test_deletes_updates_and_truncate_refresh_the_affected_authors():
     assert stored(moderator.pk)["ana"] == (older.pk, 0.3)
     EvaluationEvent.objects.filter(pk=older.pk).update(platform_user_id="cy")
     assert stored(moderator.pk) == {"cy": (older.pk, 0.3)} == recomputed(moderator.pk)
+    assert_totals_are_window_sums()
 
     # A moderator's deletion reaches the table through its evaluations (the database's ON DELETE CASCADE).
     other = ModeratorFactory()
@@ -175,6 +184,29 @@ def test_two_writers_of_one_author_at_once_keep_the_newer_row_whatever_the_commi
     assert stored(moderator.pk) == recomputed(moderator.pk)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_first_writers_of_one_author_both_count_in_its_window():
+    """Neither writer sees a stored row for the author: A inserts the older first row and holds its transaction,
+    B inserts a newer one and waits on A's row of the latest table, then reads the author again: both count."""
+    moderator = ModeratorFactory()
+    inserted, release, errors = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=insert_and_hold, args=(moderator.pk, at(5), inserted, release, errors))
+    holder.start()
+    assert inserted.wait(10)
+    late = threading.Thread(target=insert_now, args=(moderator.pk, at(10), errors))
+    late.start()
+    time.sleep(0.3)
+    assert late.is_alive()
+    release.set()
+    holder.join()
+    late.join()
+    assert not errors
+    assert stored(moderator.pk)["ana"][1] == 0.1  # B's, the newer
+    assert stored(moderator.pk) == recomputed(moderator.pk)
+    assert len(window(moderator.pk, "ana")) == 2
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+
+
 @pytest.mark.django_db
 def test_the_severity_window_is_the_last_100_for_every_writer_in_order_or_not():
     moderator = ModeratorFactory()
@@ -202,6 +234,54 @@ def test_the_severity_window_is_the_last_100_for_every_writer_in_order_or_not():
     # Deletes shrink it back.
     EvaluationEvent.objects.filter(moderator=moderator, platform_user_id="ana", created_at__gte=at(100)).delete()
     assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+
+
+@pytest.mark.django_db
+def test_events_loaded_with_triggers_off_are_read_back_when_the_author_writes_again():
+    """A data-only restore or a replica apply skips triggers: the author has events but no stored row. Its next
+    event finds them (older than the new row) and the window is read from the events, not started afresh."""
+    moderator = ModeratorFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred key checks pending at the ALTERs
+        cursor.execute("ALTER TABLE evaluation_events DISABLE TRIGGER evaluation_latest_scores_insert")
+    for minute, severity in enumerate([0.2, 0.4, 0.6]):
+        EvaluationEventFactory(
+            moderator=moderator, platform_user_id="ana", severity_score=severity, created_at=at(minute)
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE evaluation_events ENABLE TRIGGER evaluation_latest_scores_insert")
+    assert not LatestBehaviourScore.objects.filter(moderator_id=moderator.pk).exists()
+
+    evaluation_events_record(events=[EvaluationInput(moderator.pk, "ana", 0.8, {})])
+    assert window(moderator.pk, "ana") == [20, 40, 60, 80]
+    assert stored(moderator.pk) == recomputed(moderator.pk)
+
+
+@pytest.mark.django_db
+def test_a_batch_longer_than_the_window_after_a_full_one_scores_by_the_definition():
+    """A full stored window, then 120 events of the author in one batch (with another author between them):
+    event k counts the newest 100 - k stored severities, so every slice of the stored total is used."""
+    moderator = ModeratorFactory()
+    history = [round((i * 37 % 101) / 100, 2) for i in range(100)]
+    evaluation_events_record(events=[EvaluationInput(moderator.pk, "ana", severity, {}) for severity in history])
+    assert len(window(moderator.pk, "ana")) == 100
+    batch = [round((i * 61 % 101) / 100, 2) for i in range(120)]
+    events = []
+    for n, severity in enumerate(batch):
+        events.append(EvaluationInput(moderator.pk, "ana", severity, {}))
+        if n % 40 == 0:
+            events.append(EvaluationInput(moderator.pk, "bo", 0.5, {}))
+    recorded = evaluation_events_record(events=events)
+    ana_scores = [
+        row.behaviour_score for row, event in zip(recorded, events, strict=True) if event.platform_user_id == "ana"
+    ]
+    assert ana_scores == expected_scores(history + batch)[100:]
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+    assert window(moderator.pk, "bo") == [50, 50, 50]
+    # One more event: the window is full and stays so, its oldest leaves.
+    evaluation_event_record(moderator=moderator, platform_user_id="ana", severity_score=0.07, context={})
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+    assert_totals_are_window_sums()
 
 
 @pytest.mark.django_db(transaction=True)
