@@ -47,7 +47,7 @@ def database_from_url(url: str, *, password: str = "") -> dict:
     if port is not None:
         host = host.rsplit(":", 1)[0]
     config = {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "gova.backend",
         "NAME": unquote(parts.path[1:]),
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),

@@ -1,4 +1,4 @@
-"""Django's PostgreSQL backend, pointed at the embedded server (started on first connection).
+"""The project's PostgreSQL backend (gova.backend), pointed at the embedded server (started on first connection).
 
 Used only when DATABASE_URL is unset. Starting lazily, at the first connection rather than
 at settings import, lets `manage.py help`, `makemigrations --check` and the test runner's own
@@ -8,9 +8,10 @@ set-up choose the data folder before any server starts.
 import psycopg
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.backends.postgresql import base, client
+from django.db.backends.postgresql import client
 
 from devdb.server import EmbeddedPostgres, EmbeddedPostgresError
+from gova.backend import base as gova_base
 
 
 def embedded_server() -> EmbeddedPostgres:
@@ -33,7 +34,7 @@ class DatabaseClient(client.DatabaseClient):
         super().runshell(parameters)
 
 
-class DatabaseWrapper(base.DatabaseWrapper):
+class DatabaseWrapper(gova_base.DatabaseWrapper):
     client_class = DatabaseClient
 
     def get_connection_params(self):
