@@ -9,7 +9,8 @@ A batch is validated in Python (types, score range, embedding width, JSON), then
     SELECT pg_advisory_xact_lock(k) ...     one lock per (moderator, platform user), ascending: no deadlocks
     INSERT ... SELECT ... RETURNING         scores for the whole batch: each author's stored window of 100
                                             (evaluation_latest_scores) and the batch's own events, set-based
-    COMMIT                                  (the table's triggers append the batch to each author's window)
+    COMMIT                                  (the table's triggers append the batch to each author's window
+                                            and total: migrations 0017 and 0022)
 
 Concurrency guarantee: two transactions recording events of the same (moderator, platform user) serialise on that
 pair's advisory lock; the INSERT runs after the lock is granted, in a statement of its own, so its READ COMMITTED
@@ -19,13 +20,15 @@ batches never deadlock each other; a caller holding several batches in one outer
 ordering, and PostgreSQL's deadlock detector then aborts one of them. A hash collision between two pairs only
 serialises them.
 
-Vectors and arrays travel in binary (pgvector's psycopg dumpers, registered on our cursor only, so the ORM's
-text adapters are untouched). The raw psycopg cursor bypasses Django's query log, so DEBUG=True keeps nothing.
+Every column of a batch travels as one binary array built in one pass (BinaryArray, its dumper registered on our
+cursor only, as are pgvector's, so the ORM's adapters are untouched), and results come back in binary. The raw
+psycopg cursor bypasses Django's query log, so DEBUG=True keeps nothing.
 """
 
 import hashlib
 import json
 import math
+import re
 import struct
 import uuid
 from collections.abc import Iterable, Sequence
@@ -41,6 +44,8 @@ from psycopg.types import TypeInfo
 from gova.db import uuid7, uuid7_block
 from moderation.models import EMBEDDING_DIMENSIONS
 
+# A \u0000 escape in JSON text: preceded by an even number of backslashes (an odd one would escape its backslash).
+NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 # Rows per round trip for the streaming helpers: 1,000 rows of 1024-d float4 are ~4 MB on the wire and in memory.
 DEFAULT_BATCH_SIZE = 1000
 # The window of behaviour_score: the author's last 100 severity scores, the new one included.
@@ -74,39 +79,52 @@ class RecordedEvaluation(NamedTuple):
 
 LOCK_SQL = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(%b::int8[]) AS key"
 
-# Scores: each author's last 100 severities and their total are one row of evaluation_latest_scores (hundredths,
-# kept by the triggers of migrations 0017 and 0022), so the history costs one key lookup per author, not 99 index
-# entries and their heap visibility checks (~60 ms of a 1,000-row batch at 1M events). Event k of an author in this
-# batch (batch order) averages the batch's events 1..k (at most the last 100) with the newest 100 - k stored
-# severities: the stored total, less the oldest one when the window is full (~10 ms a batch less than adding the
-# array up). Sums are integers, so the mean rounds half up exactly.
+# Scores: each author's last 100 severities and their total are one row of evaluation_latest_scores (hundredths),
+# so the history costs one key lookup per author, not 99 index entries and their heap visibility checks (~60 ms of
+# a 1,000-row batch at 1M events). Event k of an author in this batch (batch order) averages the batch's events
+# 1..k (at most the last 100) with the newest 100 - k stored severities: the stored total, less the oldest one
+# when the window is full. Sums are integers, so the mean rounds half up exactly.
+#
+# The same statement keeps those rows, as the insert trigger (migration 0022) would, from what it has already
+# read: the new rows per author in time order, appended to the stored row found by the scoring lookup (updated by
+# its ctid, no second index descent), or inserted as a first-time author's window (when no older event exists).
+# When every author was kept so, it marks the statement (`gova.latest_scores_kept`: its smallest key and row
+# count) and the trigger, finding the mark, returns at once: ~20 ms a batch less. Otherwise (an author whose rows
+# are older than its stored latest, a row another writer changed since this statement's snapshot) the trigger
+# does all of it, reading again the authors kept here.
 INSERT_SQL = f"""
 WITH batch AS (
-    -- Contexts arrive as one JSON array (one json.dumps per batch, not per row), zipped by position.
-    SELECT * FROM ROWS FROM (
+    -- Contexts arrive as one JSON array (one json.dumps per batch, not per row), zipped by position. The time is
+    -- taken here, once per row, under the authors' locks.
+    -- Severities come rounded to 2 decimals (Batch), so float rounding gives the hundredths exactly.
+    SELECT event_id, moderator_id, platform_user_id, severity_score, round(severity_score * 100)::int AS hundredths,
+           context, embedding, coalesce(created_at, clock_timestamp()) AS created_at, n
+    FROM ROWS FROM (
         unnest(%(event_ids)b::uuid[]), unnest(%(moderators)b::uuid[]), unnest(%(users)b::text[]),
         unnest(%(severities)b::float8[]), jsonb_array_elements(%(contexts)s::jsonb), unnest(%(embeddings)b::vector[]),
         unnest(%(created)b::timestamptz[])
     ) WITH ORDINALITY AS b(event_id, moderator_id, platform_user_id, severity_score, context, embedding, created_at, n)
 ),
 ranked AS (
-    SELECT n, moderator_id, platform_user_id, row_number() OVER author AS k,
-           sum(round(severity_score::numeric * 100)) OVER (author ROWS BETWEEN {BEHAVIOUR_WINDOW - 1} PRECEDING
-                                                           AND CURRENT ROW) AS batch_sum
+    SELECT n, event_id, moderator_id, platform_user_id, severity_score, hundredths, created_at,
+           row_number() OVER author AS k,
+           sum(hundredths) OVER (author ROWS BETWEEN {BEHAVIOUR_WINDOW - 1} PRECEDING AND CURRENT ROW) AS batch_sum
     FROM batch
     WINDOW author AS (PARTITION BY moderator_id, platform_user_id ORDER BY n)
 ),
 scored AS (
-    SELECT r.n, round((r.batch_sum + CASE
+    SELECT r.n, r.event_id, r.moderator_id, r.platform_user_id, r.severity_score, r.hundredths, r.created_at,
+        round((r.batch_sum + CASE
             WHEN w.keep = 0 THEN 0
             WHEN w.keep = w.stored THEN l.recent_total
             WHEN w.keep = w.stored - 1 THEN l.recent_total - l.recent_severities[1]  -- a full window's oldest leaves
             ELSE (SELECT sum(x) FROM unnest(l.recent_severities[w.stored - w.keep + 1:]) x)
-        END) / (least(r.k, {BEHAVIOUR_WINDOW}) + w.keep) / 100, 2)::float8 AS behaviour_score
+        END)::numeric / (least(r.k, {BEHAVIOUR_WINDOW}) + w.keep) / 100, 2)::float8 AS behaviour_score,
+        l.ctid AS stored_ctid, l.created_at AS stored_created_at, l.event_id AS stored_event_id
     FROM ranked r
     -- A key lookup per row (OFFSET 0 keeps the planner from hashing the whole table for ~1,000 authors).
     LEFT JOIN LATERAL (
-        SELECT recent_severities, recent_total FROM evaluation_latest_scores l
+        SELECT ctid, created_at, event_id, recent_severities, recent_total FROM evaluation_latest_scores l
         WHERE l.moderator_id = r.moderator_id AND l.platform_user_id = r.platform_user_id OFFSET 0
     ) l ON true
     -- Event k of the author in this batch counts the newest 100 - k stored severities (none from k = 100 on).
@@ -118,14 +136,58 @@ scored AS (
 inserted AS (
     INSERT INTO evaluation_events
         (event_id, moderator_id, platform_user_id, severity_score, behaviour_score, context, embedding, created_at)
-    SELECT b.event_id, b.moderator_id, b.platform_user_id, b.severity_score, s.behaviour_score,
-           b.context, b.embedding, coalesce(b.created_at, clock_timestamp())
+    SELECT s.event_id, s.moderator_id, s.platform_user_id, s.severity_score, s.behaviour_score,
+           b.context, b.embedding, s.created_at
     FROM batch b JOIN scored s ON s.n = b.n
-    ORDER BY b.n
     RETURNING event_id, behaviour_score, created_at
+),
+authors AS (
+    SELECT moderator_id, platform_user_id, min(created_at) AS oldest, max(created_at) AS newest,
+           array_agg(event_id ORDER BY created_at, event_id) AS event_ids,
+           array_agg(behaviour_score ORDER BY created_at, event_id) AS scores,
+           array_agg(hundredths::smallint ORDER BY created_at, event_id) AS recent, sum(hundredths) AS added,
+           (array_agg(stored_ctid))[1] AS stored_ctid, (array_agg(stored_created_at))[1] AS stored_created_at,
+           (array_agg(stored_event_id))[1] AS stored_event_id
+    FROM scored GROUP BY moderator_id, platform_user_id
+),
+appended AS (
+    -- A row another writer changed since the snapshot has moved: its ctid no longer matches, it is not touched.
+    UPDATE evaluation_latest_scores t
+    SET event_id = a.event_ids[cardinality(a.event_ids)], behaviour_score = a.scores[cardinality(a.scores)],
+        created_at = a.newest,
+        recent_severities = (t.recent_severities || a.recent)[
+            greatest(1, cardinality(t.recent_severities) + cardinality(a.recent) - {BEHAVIOUR_WINDOW - 1}):],
+        recent_total = t.recent_total + a.added - CASE
+            WHEN cardinality(t.recent_severities) + cardinality(a.recent) <= {BEHAVIOUR_WINDOW} THEN 0
+            WHEN cardinality(t.recent_severities) + cardinality(a.recent) = {BEHAVIOUR_WINDOW + 1}
+                THEN t.recent_severities[1]
+            ELSE (SELECT sum(x) FROM unnest((t.recent_severities || a.recent)[
+                1:cardinality(t.recent_severities) + cardinality(a.recent) - {BEHAVIOUR_WINDOW}]) x)
+        END
+    FROM authors a
+    WHERE t.ctid = a.stored_ctid AND (a.stored_created_at, a.stored_event_id) < (a.oldest, a.event_ids[1])
+    RETURNING 1
+),
+created AS (
+    INSERT INTO evaluation_latest_scores
+        (moderator_id, platform_user_id, event_id, behaviour_score, created_at, recent_severities, recent_total)
+    SELECT a.moderator_id, a.platform_user_id, a.event_ids[cardinality(a.event_ids)], a.scores[cardinality(a.scores)],
+           a.newest, a.recent[greatest(1, cardinality(a.recent) - {BEHAVIOUR_WINDOW - 1}):],
+           (SELECT sum(x) FROM unnest(a.recent[greatest(1, cardinality(a.recent) - {BEHAVIOUR_WINDOW - 1}):]) x)
+    FROM authors a
+    WHERE a.stored_ctid IS NULL AND NOT EXISTS (
+        SELECT 1 FROM evaluation_events e
+        WHERE e.moderator_id = a.moderator_id AND e.platform_user_id = a.platform_user_id AND e.created_at < a.oldest
+    )
+    ON CONFLICT (moderator_id, platform_user_id) DO NOTHING
+    RETURNING 1
+),
+kept AS (
+    SELECT set_config('gova.latest_scores_kept', (SELECT min(event_id::text) || '/' || count(*) FROM batch), true)
+    WHERE (SELECT count(*) FROM appended) + (SELECT count(*) FROM created) = (SELECT count(*) FROM authors)
 )
 -- Keys ascend in batch order: the server sorts 1,000 keys in ~0.1 ms, Python's UUID comparisons took ~5 ms.
-SELECT event_id, behaviour_score, created_at FROM inserted ORDER BY event_id
+SELECT i.event_id, i.behaviour_score, i.created_at FROM inserted i LEFT JOIN kept ON true ORDER BY i.event_id
 """
 
 # One event, one statement (function made by migration 0015): lock, moderator check, insert, score.
@@ -144,6 +206,7 @@ LENGTH = struct.Struct(">i")
 NULL_ELEMENT = LENGTH.pack(-1)
 TIMESTAMP_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz_send: int64 microseconds since this instant
 ONE_MICROSECOND = timedelta(microseconds=1)
+VECTOR_HEADER = struct.pack(">hh", EMBEDDING_DIMENSIONS, 0)  # vector_recv: int16 dimensions, int16 unused
 
 
 class BinaryArray:
@@ -185,9 +248,6 @@ def vector_binary(vector: np.ndarray) -> bytes:
 
 def timestamptz_binary(moment: datetime) -> bytes:
     return struct.pack(">q", (moment - TIMESTAMP_EPOCH) // ONE_MICROSECOND)
-
-
-VECTOR_HEADER = struct.pack(">hh", EMBEDDING_DIMENSIONS, 0)
 
 
 class BinaryArrayDumper(psycopg.adapt.Dumper):
@@ -250,7 +310,7 @@ class Batch:
 
     def _contexts_json(self) -> str:
         try:
-            return json.dumps([item.context for item in self.items], ensure_ascii=False, allow_nan=False)
+            text = json.dumps([item.context for item in self.items], ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError):
             for position, item in enumerate(self.items):  # find the one that cannot be JSON
                 try:
@@ -258,6 +318,11 @@ class Batch:
                 except (TypeError, ValueError) as exc:
                     raise self._invalid(position, f"context is not JSON: {exc}") from None
             raise
+        if "u0000" in text and NUL_ESCAPE.search(text):  # jsonb refuses \u0000; the substring test is ~free
+            for position, item in enumerate(self.items):
+                if NUL_ESCAPE.search(json.dumps(item.context, ensure_ascii=False)):
+                    raise self._invalid(position, "context contains a NUL character, which jsonb cannot hold")
+        return text
 
     def offending_moderator(self, error: psycopg.Error) -> ValidationError | None:
         """The unknown-moderator error naming the first item that carries the key PostgreSQL reports."""
@@ -278,6 +343,8 @@ def _validated(item: EvaluationInput):
     moderator_id = item.moderator_id if isinstance(item.moderator_id, uuid.UUID) else uuid.UUID(str(item.moderator_id))
     if not isinstance(item.platform_user_id, str) or not item.platform_user_id:
         raise ValueError("platform_user_id must be a non-empty string")
+    if "\x00" in item.platform_user_id:
+        raise ValueError("platform_user_id contains a NUL character, which PostgreSQL text cannot hold")
     severity = item.severity_score
     if isinstance(severity, bool) or not isinstance(severity, int | float) or not math.isfinite(severity):
         raise TypeError(f"severity_score must be a finite number, not {severity!r}")
@@ -303,25 +370,27 @@ def _describe(item) -> str:
     return f"platform_user_id={user!r}" if user is not None else type(item).__name__
 
 
+LOCK_KEY_HASHER = hashlib.blake2b(digest_size=8, person=b"gova.bhv")
+
+
 def _lock_key(moderator_id: uuid.UUID, platform_user_id: str) -> int:
-    return _key_from(f"{moderator_id}:".encode() + platform_user_id.encode())
+    return _lock_keys([(moderator_id, platform_user_id)])[0]
 
 
 def _lock_keys(authors: Iterable[tuple[uuid.UUID, str]]) -> list[int]:
-    """The distinct authors' keys in ascending order; each moderator's id is formatted once, not once per event."""
-    prefixes: dict[uuid.UUID, bytes] = {}
+    """The distinct authors' keys (blake2b of "moderator:user") in ascending order. Each moderator's part is
+    hashed once and the hasher copied per author: half the cost of hashing every key from the start."""
+    moderator_hashers: dict[uuid.UUID, hashlib.blake2b] = {}
     keys = set()
     for moderator_id, platform_user_id in authors:
-        prefix = prefixes.get(moderator_id)
-        if prefix is None:
-            prefix = prefixes[moderator_id] = f"{moderator_id}:".encode()
-        keys.add(_key_from(prefix + platform_user_id.encode()))
+        moderator_hasher = moderator_hashers.get(moderator_id)
+        if moderator_hasher is None:
+            moderator_hasher = moderator_hashers[moderator_id] = LOCK_KEY_HASHER.copy()
+            moderator_hasher.update(f"{moderator_id}:".encode())
+        hasher = moderator_hasher.copy()
+        hasher.update(platform_user_id.encode())
+        keys.add(int.from_bytes(hasher.digest(), "big", signed=True))
     return sorted(keys)
-
-
-def _key_from(author: bytes) -> int:
-    digest = hashlib.blake2b(author, digest_size=8, person=b"gova.bhv").digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 # -- per-connection type information (fetched once per psycopg connection) ------------------------------------

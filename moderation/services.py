@@ -100,7 +100,8 @@ def _run_batch(pg: psycopg.Connection, batch: ingest.Batch, *, own_transaction: 
             if own_transaction:
                 psycopg.Cursor(pg).execute("BEGIN")
             psycopg.Cursor(pg).execute(ingest.constraint_sql(fk_name))
-            # Prepared (per connection): planning the INSERT's CTEs costs about as much as running it for one row.
+            # prepare=True: kept prepared per connection where DATABASES' OPTIONS allow it (prepare_threshold set;
+            # Django's default turns prepared statements off, for poolers), which saves ~1-3 ms of planning a batch.
             psycopg.Cursor(pg).execute(ingest.LOCK_SQL, [batch.lock_keys], prepare=True)
             cursor.execute(ingest.INSERT_SQL, params, prepare=True, binary=True)
             if own_transaction:

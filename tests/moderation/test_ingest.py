@@ -90,6 +90,8 @@ def test_single_record_returns_the_stored_event_with_its_score():
         (dict(severity_score=float("nan")), "severity_score must be a finite number"),
         (dict(embedding=[0.1] * 3), f"embedding must have {EMBEDDING_DIMENSIONS} dimensions, not 3"),
         (dict(context="text"), "context must be a dict"),
+        (dict(platform_user_id="b\x00d"), "evaluation 1 .*platform_user_id contains a NUL character"),
+        (dict(context={"content": "nul \x00 here"}), r"evaluation 1 .*context contains a NUL character"),
         (dict(moderator_id="0190c0de-0000-7000-8000-000000000000"), "evaluation 1 .*moderator 0190c0de-.* not exist"),
     ],
 )

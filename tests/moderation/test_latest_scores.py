@@ -258,6 +258,44 @@ def test_events_loaded_with_triggers_off_are_read_back_when_the_author_writes_ag
 
 
 @pytest.mark.django_db
+def test_a_batch_the_ingest_statement_cannot_keep_alone_is_kept_by_the_trigger():
+    """The batch path keeps the authors' rows itself when every author's new rows come after its stored latest;
+    one late row (an explicit time before the stored latest) leaves the whole statement to the trigger."""
+    moderator = ModeratorFactory()
+    evaluation_events_record(
+        events=[EvaluationInput(moderator.pk, user, 0.1 * (n + 1), {}, created_at=at(10 + n)) for n, user in
+                enumerate(["ana", "bo", "ana"])]
+    )  # fmt: skip
+    evaluation_events_record(
+        events=[
+            EvaluationInput(moderator.pk, "ana", 0.9, {}, created_at=at(20)),  # after ana's latest: appended
+            EvaluationInput(moderator.pk, "bo", 0.5, {}, created_at=at(5)),  # before bo's latest: read again
+            EvaluationInput(moderator.pk, "cy", 0.7, {}, created_at=at(1)),  # first-time
+        ]
+    )
+    for user in ("ana", "bo", "cy"):
+        assert window(moderator.pk, user) == last_100_in_hundredths(moderator.pk, user)
+    assert window(moderator.pk, "ana") == [10, 30, 90]
+    assert window(moderator.pk, "bo") == [50, 20]
+    assert stored(moderator.pk) == recomputed(moderator.pk)
+
+
+@pytest.mark.django_db
+def test_the_ingest_statements_mark_spares_only_that_statement():
+    """The mark lasts the transaction; another writer's statement after it, in the same transaction, is kept by
+    the trigger as usual."""
+    moderator = ModeratorFactory()
+    with transaction.atomic():
+        evaluation_events_record(events=[EvaluationInput(moderator.pk, "ana", 0.2, {}, created_at=at(1))])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('gova.latest_scores_kept', true)")
+            assert cursor.fetchone()[0]  # the batch kept its author itself
+        EvaluationEventFactory(moderator=moderator, platform_user_id="ana", severity_score=0.4, created_at=at(2))
+        assert window(moderator.pk, "ana") == [20, 40]
+    assert stored(moderator.pk) == recomputed(moderator.pk)
+
+
+@pytest.mark.django_db
 def test_a_batch_longer_than_the_window_after_a_full_one_scores_by_the_definition():
     """A full stored window, then 120 events of the author in one batch (with another author between them):
     event k counts the newest 100 - k stored severities, so every slice of the stored total is used."""
