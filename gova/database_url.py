@@ -71,6 +71,19 @@ def database_from_url(url: str, *, password: str = "") -> dict:
     return config
 
 
+def prepare_threshold(value: str) -> int | None:
+    """GOVA_DB_PREPARE_THRESHOLD: a count of runs before psycopg prepares a statement, or "off"."""
+    if value.strip().lower() in {"off", "none", ""}:
+        return None
+    try:
+        threshold = int(value)
+    except ValueError:
+        threshold = -1
+    if threshold < 0:
+        raise ImproperlyConfigured(f"GOVA_DB_PREPARE_THRESHOLD must be a whole number >= 0 or 'off', not {value!r}")
+    return threshold
+
+
 def url_for(*, user: str, password: str | None, host: str, port, name: str) -> str:
     """A DATABASE_URL for these connection settings, user and password percent-encoded (`@ / # ?` survive)."""
     credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")

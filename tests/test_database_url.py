@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from devdb.server import EmbeddedPostgres
-from gova.database_url import database_from_url
+from gova.database_url import database_from_url, prepare_threshold
 
 
 @pytest.mark.parametrize(("url", "expected"), [
@@ -78,3 +78,14 @@ def test_the_embedded_database_keeps_its_connections_between_requests():
     # A new connection per request cost the development server 7.5 ms a page.
     config = database_from_url("")
     assert config["CONN_MAX_AGE"] == 60 and config["CONN_HEALTH_CHECKS"] is True
+
+
+@pytest.mark.parametrize(("value", "threshold"), [("5", 5), ("0", 0), ("off", None), ("None", None), ("", None)])
+def test_prepare_threshold_is_a_count_or_off(value, threshold):
+    assert prepare_threshold(value) == threshold
+
+
+@pytest.mark.parametrize("value", ["-1", "five", "1.5"])
+def test_a_bad_prepare_threshold_says_what_it_wants(value):
+    with pytest.raises(ImproperlyConfigured, match="GOVA_DB_PREPARE_THRESHOLD must be a whole number >= 0 or 'off'"):
+        prepare_threshold(value)

@@ -13,6 +13,10 @@ from dbops.operations import EventTableSQL
 # window, inserted directly (0017 read them back from the events). A stored row met there (another writer's first
 # row for the author, committed meanwhile, or rows older than the stored latest) and older events without a stored
 # row (events loaded with triggers off) send the author to evaluation_latest_scores_refresh, as 0017 did.
+#
+# The batch ingest statement (moderation.ingest.INSERT_SQL) does this for its own rows and, when it kept every
+# author, sets `gova.latest_scores_kept` to its smallest key and row count: a statement whose rows match returns
+# at once. Any other statement, in the same transaction or not, does not match and is kept as above.
 REFRESH_WITH_TOTAL = """
 CREATE OR REPLACE FUNCTION evaluation_latest_scores_refresh(
     p_moderator_ids uuid[], p_platform_user_ids text[], p_keep_newer boolean
@@ -208,7 +212,8 @@ $$;
 
 
 class Migration(migrations.Migration):
-    """evaluation_latest_scores keeps window totals; its insert trigger looks each author up once."""
+    """evaluation_latest_scores keeps window totals; its insert trigger looks each author up once (none for a batch
+    the ingest statement kept itself)."""
 
     dependencies = [
         ("moderation", "0021_latest_scores_recent_total"),
