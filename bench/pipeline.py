@@ -39,7 +39,7 @@ TOPICS_PER_MODERATOR = 8
 SPREAD = 0.8  # noise norm around a topic centre: cosine ~0.78 to the centre, ~0.6 between two of a topic
 SEED = 20261126
 BATCH = 1000
-LEGACY_ROWS = 150  # the old path runs ~70 rows/s: a couple of seconds is enough for a rate
+LEGACY_ROWS = 1000  # the old path runs ~70-140 rows/s: ~10 s, so one slow or fast graph insert does not sway the rate
 SERVER_SETTINGS = {"shared_buffers": "2GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min"}
 
 
