@@ -8,9 +8,10 @@ A batch is validated in Python (types, score range, embedding width, JSON), then
     SET CONSTRAINTS <moderator fk> IMMEDIATE   the key is DEFERRABLE INITIALLY DEFERRED: fail now, not at COMMIT
     SELECT pg_advisory_xact_lock(k) ...     one lock per (moderator, platform user), ascending: no deadlocks
     INSERT ... SELECT ... RETURNING         scores for the whole batch: each author's stored window of 100
-                                            (evaluation_latest_scores) and the batch's own events, set-based
-    COMMIT                                  (the table's triggers append the batch to each author's window
-                                            and total: migrations 0017 and 0022)
+                                            (evaluation_latest_scores) and the batch's own events, set-based;
+                                            the same statement appends the batch to those windows and totals
+                                            (the insert trigger of migration 0022 does it when it cannot)
+    COMMIT
 
 Concurrency guarantee: two transactions recording events of the same (moderator, platform user) serialise on that
 pair's advisory lock; the INSERT runs after the lock is granted, in a statement of its own, so its READ COMMITTED
