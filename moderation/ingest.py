@@ -137,9 +137,10 @@ scored AS (
 inserted AS (
     INSERT INTO evaluation_events
         (event_id, moderator_id, platform_user_id, severity_score, behaviour_score, context, embedding, created_at)
-    SELECT s.event_id, s.moderator_id, s.platform_user_id, s.severity_score, s.behaviour_score,
-           b.context, b.embedding, s.created_at
-    FROM batch b JOIN scored s ON s.n = b.n
+    -- The scores by position: no join of the wide batch rows (contexts, embeddings) with scored.
+    SELECT b.event_id, b.moderator_id, b.platform_user_id, b.severity_score, s.scores[b.n],
+           b.context, b.embedding, b.created_at
+    FROM batch b, (SELECT array_agg(behaviour_score ORDER BY n) AS scores FROM scored) s
     RETURNING event_id, behaviour_score, created_at
 ),
 authors AS (
@@ -147,8 +148,8 @@ authors AS (
            array_agg(event_id ORDER BY created_at, event_id) AS event_ids,
            array_agg(behaviour_score ORDER BY created_at, event_id) AS scores,
            array_agg(hundredths::smallint ORDER BY created_at, event_id) AS recent, sum(hundredths) AS added,
-           (array_agg(stored_ctid))[1] AS stored_ctid, (array_agg(stored_created_at))[1] AS stored_created_at,
-           (array_agg(stored_event_id))[1] AS stored_event_id
+           any_value(stored_ctid) AS stored_ctid, any_value(stored_created_at) AS stored_created_at,
+           any_value(stored_event_id) AS stored_event_id
     FROM scored GROUP BY moderator_id, platform_user_id
 ),
 appended AS (

@@ -74,27 +74,79 @@ def evaluation_events_record(*, events: Iterable[EvaluationInput]) -> list[Recor
     batch = ingest.Batch(events)
     connection.ensure_connection()
     pg = connection.connection
+    params = batch.insert_params(ingest.vector_info(pg).oid)
     if connection.in_atomic_block:
         with transaction.atomic():  # a savepoint: a rejected batch leaves the caller's transaction usable
-            return _run_batch(pg, batch, own_transaction=False)
-    return _run_batch(pg, batch, own_transaction=True)
+            return _run_batch(pg, batch, params, own_transaction=False)
+    return _run_batch(pg, batch, params, own_transaction=True)
 
 
 def evaluation_events_record_stream(*, events: Iterable[EvaluationInput], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
-    """Record any number of evaluations, batch_size per transaction; memory stays one batch. Returns the count.
+    """Record any number of evaluations, batch_size per transaction; memory stays two batches. Returns the count.
 
-    A rejected batch raises (naming the item); the batches before it stay committed.
+    While the server records one batch, the next is validated and encoded here, so that Python's part of a batch
+    (~12 ms per 1,000 rows) overlaps the server's instead of adding to it. `events` is read one batch ahead and
+    only while the connection is idle (batch n once batch n - 2 has committed, before batch n - 1 is sent), so a
+    generator may use the ORM.
+    A rejected batch raises (naming the item); the batches before it stay committed, none after it is written.
+    Inside the caller's transaction each batch runs in a savepoint.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    connection.ensure_connection()
+    pg = connection.connection
+    upcoming = _Upcoming(events, batch_size, ingest.vector_info(pg).oid)
+    upcoming.read()
+    upcoming.prepare()
     recorded = 0
-    iterator = iter(events)
-    while chunk := list(itertools.islice(iterator, batch_size)):
-        recorded += len(evaluation_events_record(events=chunk))
+    while (prepared := upcoming.take()) is not None:
+        upcoming.read()
+        batch, params = prepared
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                recorded += len(_run_batch(pg, batch, params, own_transaction=False, meanwhile=upcoming.prepare))
+        else:
+            recorded += len(_run_batch(pg, batch, params, own_transaction=True, meanwhile=upcoming.prepare))
     return recorded
 
 
-def _run_batch(pg: psycopg.Connection, batch: ingest.Batch, *, own_transaction: bool) -> list[RecordedEvaluation]:
+class _Upcoming:
+    """A stream's next batch: read from the events while the connection is idle, then validated and encoded
+    while the server records the batch before it. An error preparing it is kept until that batch has an outcome,
+    so it is raised in order (a server error in the earlier batch comes first)."""
+
+    def __init__(self, events: Iterable[EvaluationInput], batch_size: int, vector_oid: int):
+        self._events, self._batch_size, self._vector_oid = iter(events), batch_size, vector_oid
+        self._chunk: list | None = None
+        self._prepared: tuple[ingest.Batch, dict] | None = None
+        self._error: Exception | None = None
+
+    def read(self) -> None:
+        self._chunk = list(itertools.islice(self._events, self._batch_size))
+
+    def prepare(self) -> None:
+        """Never raises: called while a batch's statements are in flight."""
+        chunk, self._chunk = self._chunk, None
+        try:
+            if chunk:
+                batch = ingest.Batch(chunk)
+                self._prepared = batch, batch.insert_params(self._vector_oid)
+        except Exception as exc:
+            self._error = exc
+
+    def take(self) -> tuple[ingest.Batch, dict] | None:
+        if self._error is not None:
+            raise self._error
+        prepared, self._prepared = self._prepared, None
+        return prepared
+
+
+def _run_batch(
+    pg: psycopg.Connection, batch: ingest.Batch, params: dict, *, own_transaction: bool, meanwhile=None
+) -> list[RecordedEvaluation]:
+    """One batch in one pipeline; `meanwhile` (which must not raise or touch the connection) runs once every
+    statement is on the wire, before the results are read."""
     fk_name, cursor = ingest.moderator_fk_name(pg), ingest.vector_cursor(pg)
-    params = batch.insert_params(ingest.vector_info(pg).oid)
     try:
         with pg.pipeline():
             if own_transaction:
@@ -106,6 +158,8 @@ def _run_batch(pg: psycopg.Connection, batch: ingest.Batch, *, own_transaction: 
             cursor.execute(ingest.INSERT_SQL, params, prepare=True, binary=True)
             if own_transaction:
                 psycopg.Cursor(pg).execute("COMMIT")
+            if meanwhile is not None:
+                meanwhile()
     except psycopg.errors.ForeignKeyViolation as exc:
         _abandon(pg, own_transaction)
         raise (batch.offending_moderator(exc) or exc) from None

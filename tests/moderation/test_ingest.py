@@ -159,6 +159,71 @@ def test_streaming_records_every_batch_and_debug_keeps_no_queries(settings):
     assert len(connection.queries) <= 1  # the count above, not one entry per batch or row
 
 
+UNKNOWN_MODERATOR = "0190c0de-0000-7000-8000-000000000000"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_stops_at_the_rejected_batch_and_keeps_the_ones_before_it():
+    moderator = ModeratorFactory()
+    users = iter(f"u{i}" for i in range(100))
+    read = []
+
+    def events():  # batch 3 (items 20-29) holds a bad score; the stream must not read past batch 4
+        for i in range(60):
+            read.append(i)
+            yield evaluation(moderator.pk, next(users), 1.5 if i == 25 else 0.5)
+
+    with pytest.raises(ValidationError, match=r"evaluation 5 of the batch .*severity_score 1.5"):
+        evaluation_events_record_stream(events=events(), batch_size=10)
+    assert EvaluationEvent.objects.count() == 20
+    assert len(read) <= 40  # the batch after the rejected one is read ahead at most, never written
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_reports_the_earlier_batch_s_server_error_before_a_later_batch_s_bad_item():
+    # Batch 2 reaches the server and fails there (unknown moderator) while batch 3, prepared meanwhile, is
+    # invalid: the error raised is batch 2's, and nothing of either is written.
+    moderator = ModeratorFactory()
+    items = [evaluation(moderator.pk, "a", 0.1)] * 2 + [evaluation(UNKNOWN_MODERATOR, "b", 0.1)] * 2
+    items += [evaluation(moderator.pk, "c", 0.1), evaluation(moderator.pk, "c", -1.0)]
+    with pytest.raises(ValidationError, match=f"moderator {UNKNOWN_MODERATOR} does not exist") as raised:
+        evaluation_events_record_stream(events=items, batch_size=2)
+    assert raised.value.code == "unknown_moderator"
+    assert sorted(EvaluationEvent.objects.values_list("platform_user_id", flat=True)) == ["a", "a"]
+    assert len(evaluation_events_record(events=[evaluation(moderator.pk, "d", 0.2)])) == 1  # connection usable
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_s_events_may_use_the_orm_between_batches():
+    # The events are read while the connection is idle, not while a batch is in flight in pipeline mode.
+    moderator = ModeratorFactory()
+
+    def events():
+        for i in range(35):
+            known = EvaluationEvent.objects.filter(moderator=moderator).count()  # the ORM, on the same connection
+            yield evaluation(moderator.pk, "u", 0.2 if known < 10 else 0.8)
+            # Batch n is read ahead, before batch n - 1 is sent: batches up to n - 2 are committed by then.
+            assert known == max(0, i // 10 - 1) * 10
+
+    assert evaluation_events_record_stream(events=events(), batch_size=10) == 35
+    assert stored_scores(moderator.pk, "u") == expected_scores([0.2] * 20 + [0.8] * 15)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_inside_a_caller_transaction_commits_with_it():
+    moderator = ModeratorFactory()
+    with pytest.raises(RuntimeError, match="caller gives up"):
+        with transaction.atomic():
+            assert evaluation_events_record_stream(
+                events=[evaluation(moderator.pk, "u", 0.3)] * 25, batch_size=10
+            ) == 25  # fmt: skip
+            assert EvaluationEvent.objects.count() == 25
+            raise RuntimeError("caller gives up")
+    assert EvaluationEvent.objects.count() == 0
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        evaluation_events_record_stream(events=[], batch_size=0)
+
+
 def record_in_thread(moderator_id, users, severity, barrier, errors, single=False):
     try:
         moderator = Moderator.objects.get(pk=moderator_id)
