@@ -298,7 +298,8 @@ class Report:
 
 
 def create_copy_table() -> None:
-    # Same columns, defaults, checks, storage and B-tree indexes; no vector index (the baseline's physical limit).
+    # Same columns, defaults, checks, storage, B-tree indexes and foreign key; no vector index (the baseline's
+    # physical limit).
     sql(
         "CREATE TABLE evaluation_events_copy "
         "(LIKE evaluation_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)"
@@ -311,6 +312,10 @@ def create_copy_table() -> None:
     )
     sql("CREATE INDEX ON evaluation_events_copy (platform_user_id)")
     sql("ALTER TABLE evaluation_events_copy ADD FOREIGN KEY (moderator_id) REFERENCES moderators")
+    # LIKE copies the columns' storage, not the table's storage parameters (toast_tuple_target, migration 0023).
+    options = sql("SELECT reloptions FROM pg_class WHERE oid = 'evaluation_events'::regclass")[0][0]
+    if options:
+        sql(f"ALTER TABLE evaluation_events_copy SET ({', '.join(options)})")
 
 
 def seed_actions() -> int:

@@ -56,3 +56,22 @@ def test_similar_content_scans_each_folded_part_through_its_hnsw_index():
         cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off")
         plan = explain(connection.connection, unit_vector(3), 5, Filters(), strategy="hnsw")
     assert part.index_name in plan, plan
+
+
+@pytest.mark.django_db
+def test_a_row_that_fits_a_page_is_stored_without_compression_and_a_larger_one_is_compressed():
+    # Migration 0023: a row with a 4 KB embedding is over the default 2 KB at which PostgreSQL runs the
+    # compressor on it (the floats never compress); under the page size it is now stored as it comes.
+    moderator = ModeratorFactory()
+    fits = EvaluationEventFactory(moderator=moderator, embedding=unit_vector(1), context={"content": "spam " * 300})
+    too_big = EvaluationEventFactory(moderator=moderator, embedding=unit_vector(2), context={"content": "spam " * 3000})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT event_id, pg_column_compression(context), pg_column_compression(embedding) "
+            "FROM evaluation_events WHERE event_id IN (%s, %s)",
+            [fits.pk, too_big.pk],
+        )
+        stored = {event_id: (context, embedding) for event_id, context, embedding in cursor.fetchall()}
+    assert stored[fits.pk] == (None, None)
+    assert stored[too_big.pk][0] is not None  # 15 KB of context: compressed, as before
+    assert EvaluationEvent.objects.get(pk=fits.pk).context == {"content": "spam " * 300}
