@@ -401,7 +401,10 @@ class LatestBehaviourScore(models.Model):
     """
 
     pk = models.CompositePrimaryKey("moderator", "platform_user_id")
-    moderator = models.ForeignKey(Moderator, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # No index of its own: the primary key and the board index both lead with it (migration 0024).
+    moderator = models.ForeignKey(
+        Moderator, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
     platform_user_id = models.CharField(max_length=None)
     event_id = models.UUIDField(help_text="The latest evaluation of this author under this moderator.")
     behaviour_score = models.FloatField()

@@ -77,8 +77,8 @@ def evaluation_events_record(*, events: Iterable[EvaluationInput]) -> list[Recor
     params = batch.insert_params(ingest.vector_info(pg).oid)
     if connection.in_atomic_block:
         with transaction.atomic():  # a savepoint: a rejected batch leaves the caller's transaction usable
-            return _run_batch(pg, batch, params, own_transaction=False)
-    return _run_batch(pg, batch, params, own_transaction=True)
+            return ingest.recorded(_run_batch(pg, batch, params, own_transaction=False).fetchall())
+    return ingest.recorded(_run_batch(pg, batch, params, own_transaction=True).fetchall())
 
 
 def evaluation_events_record_stream(*, events: Iterable[EvaluationInput], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
@@ -102,11 +102,12 @@ def evaluation_events_record_stream(*, events: Iterable[EvaluationInput], batch_
     while (prepared := upcoming.take()) is not None:
         upcoming.read()
         batch, params = prepared
+        # Only the count: not decoding 1,000 result rows saves ~2 ms a batch while the server waits.
         if connection.in_atomic_block:
             with transaction.atomic():
-                recorded += len(_run_batch(pg, batch, params, own_transaction=False, meanwhile=upcoming.prepare))
+                recorded += _run_batch(pg, batch, params, own_transaction=False, meanwhile=upcoming.prepare).rowcount
         else:
-            recorded += len(_run_batch(pg, batch, params, own_transaction=True, meanwhile=upcoming.prepare))
+            recorded += _run_batch(pg, batch, params, own_transaction=True, meanwhile=upcoming.prepare).rowcount
     return recorded
 
 
@@ -143,9 +144,9 @@ class _Upcoming:
 
 def _run_batch(
     pg: psycopg.Connection, batch: ingest.Batch, params: dict, *, own_transaction: bool, meanwhile=None
-) -> list[RecordedEvaluation]:
-    """One batch in one pipeline; `meanwhile` (which must not raise or touch the connection) runs once every
-    statement is on the wire, before the results are read."""
+) -> psycopg.Cursor:
+    """One batch in one pipeline; returns the cursor holding its rows (INSERT_SQL's). `meanwhile` (which must
+    not raise or touch the connection) runs once every statement is on the wire, before the results are read."""
     fk_name, cursor = ingest.moderator_fk_name(pg), ingest.vector_cursor(pg)
     try:
         with pg.pipeline():
@@ -166,7 +167,7 @@ def _run_batch(
     except BaseException:
         _abandon(pg, own_transaction)
         raise
-    return ingest.recorded(cursor.fetchall())
+    return cursor
 
 
 def _abandon(pg: psycopg.Connection, own_transaction: bool) -> None:

@@ -338,3 +338,17 @@ def test_single_and_batch_paths_agree_over_more_than_100_events():
             scores += [row.behaviour_score for row in evaluation_events_record(
                 events=[EvaluationInput(moderator.pk, "ana", severity, {})])]  # fmt: skip
     assert scores == expected_scores(severities)
+
+
+@pytest.mark.django_db
+def test_the_table_has_only_the_indexes_its_reads_use():
+    # Every batch updates one row per author, and each update writes into every index (migration 0024 dropped
+    # the moderator_id index the primary key already covers).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = 'evaluation_latest_scores'::regclass ORDER BY 1"
+        )
+        indexes = dict(cursor.fetchall())
+    assert sorted(indexes) == ["evaluation_latest_scores_pkey", "latest_scores_board_idx"]
+    assert "(moderator_id, platform_user_id)" in indexes["evaluation_latest_scores_pkey"]
