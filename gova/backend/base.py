@@ -9,10 +9,12 @@ psycopg-binary provides one and attaches the time zone as Django's does, so the 
 
 from functools import lru_cache
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from psycopg.adapt import AdaptersMap
 from psycopg.types.datetime import TimestamptzLoader
+
+from gova.redaction import names_a_secret
 
 
 class CompiledTzLoader(BaseTzLoader):
@@ -37,7 +39,18 @@ def with_compiled_tz_loader(template: AdaptersMap, timezone) -> AdaptersMap:
     return adapters
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        """The SQL as sent, values and all (Django's query log shows it), except for a statement naming a secret:
+        that one is shown with its placeholders."""
+        if params and names_a_secret(sql):
+            return sql
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def get_connection_params(self):
         params = super().get_connection_params()
         params["context"] = with_compiled_tz_loader(params["context"], self.timezone)
