@@ -352,3 +352,47 @@ def test_the_table_has_only_the_indexes_its_reads_use():
         indexes = dict(cursor.fetchall())
     assert sorted(indexes) == ["evaluation_latest_scores_pkey", "latest_scores_board_idx"]
     assert "(moderator_id, platform_user_id)" in indexes["evaluation_latest_scores_pkey"]
+
+
+def call_single(moderator_id, user, severity, created_at=None):
+    """evaluation_event_insert() as the single path calls it; returns the new key and the transaction's mark."""
+    from gova.db import uuid7
+    from moderation.ingest import _lock_key
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM evaluation_event_insert(%s, %s, %s, %s, '{}'::jsonb, NULL, %s, %s)",
+            [event_id := uuid7(), moderator_id, user, severity, created_at, _lock_key(moderator_id, user)],
+        )
+        cursor.execute("SELECT current_setting('gova.latest_scores_kept', true)")
+        return event_id, cursor.fetchone()[0] or ""
+
+
+@pytest.mark.django_db
+def test_the_single_path_keeps_its_author_s_row_itself_unless_the_trigger_must():
+    """Migration 0025: the one-event function appends to (or starts) its author's window and marks its statement;
+    a late row, or older events with no stored row, are left to the trigger. The window is right either way."""
+    moderator = ModeratorFactory()
+    first, mark = call_single(moderator.pk, "ana", 0.3, at(10))  # first-time author: the row starts here
+    assert mark == f"{first}/1" and window(moderator.pk, "ana") == [30]
+    second, mark = call_single(moderator.pk, "ana", 0.5, at(11))  # appended
+    assert mark == f"{second}/1" and window(moderator.pk, "ana") == [30, 50]
+    late, mark = call_single(moderator.pk, "ana", 0.7, at(5))  # older than the stored latest: not marked
+    assert mark != f"{late}/1"
+    assert window(moderator.pk, "ana") == [70, 30, 50] == last_100_in_hundredths(moderator.pk, "ana")
+    for minute in range(100):  # a full window: the oldest leaves, the total follows
+        call_single(moderator.pk, "ana", (minute % 10) / 10, at(20 + minute))
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+    assert stored(moderator.pk) == recomputed(moderator.pk)
+    assert_totals_are_window_sums()
+
+    with connection.cursor() as cursor:  # events with no stored row (loaded with triggers off)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE evaluation_events DISABLE TRIGGER evaluation_latest_scores_insert")
+    EvaluationEventFactory(moderator=moderator, platform_user_id="bo", severity_score=0.2, created_at=at(1))
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE evaluation_events ENABLE TRIGGER evaluation_latest_scores_insert")
+    unseen, mark = call_single(moderator.pk, "bo", 0.4, at(2))
+    assert mark != f"{unseen}/1"
+    assert window(moderator.pk, "bo") == [20, 40]
+    assert stored(moderator.pk) == recomputed(moderator.pk)
