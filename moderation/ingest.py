@@ -192,7 +192,8 @@ kept AS (
 SELECT i.event_id, i.behaviour_score, i.created_at FROM inserted i LEFT JOIN kept ON true ORDER BY i.event_id
 """
 
-# One event, one statement (function made by migration 0015): lock, moderator check, insert, score.
+# One event, one statement (function made by migration 0015, now 0025's): lock, moderator check, score, the
+# author's row of evaluation_latest_scores, insert.
 SINGLE_SQL = "SELECT * FROM evaluation_event_insert(%s, %s, %s, %s, %s::jsonb, %b, %s, %s)"
 
 MODERATOR_FK_SQL = """

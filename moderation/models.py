@@ -392,8 +392,8 @@ class LatestBehaviourScore(models.Model):
     their total and keeps the newest row; a first-time author's rows are its window; rows older than the stored
     latest (a backfill, a late writer) or older events with no stored row (loaded with triggers off) are read again
     from evaluation_mod_user_scores_idx; a DELETE or UPDATE re-reads the affected authors; a TRUNCATE empties it.
-    The batch ingest statement does the INSERT's part itself and marks the statement, so that the trigger returns
-    at once (moderation.ingest).
+    The batch ingest statement and the one-event function (migration 0025) do the INSERT's part themselves and
+    mark the statement, so that the trigger returns at once (moderation.ingest).
     The latest row is always the newest by (created_at, event_id), whatever the commit order. The window is exact
     for writers that serialise per author, as the ingest paths do (the per-author lock); two other writers adding
     rows of one author at the same moment can leave the older one's severity out of it. No foreign keys: the
