@@ -128,8 +128,8 @@ class RedactSecretParameters(logging.Filter):
 
 
 def configure_logging(config: dict) -> None:
-    """Django's LOGGING_CONFIG: dictConfig, then redaction of every record at its creation
-    (so handlers and formatters added later, by anyone, are covered too)."""
+    """Django's LOGGING_CONFIG: dictConfig, the query loggers' secret-parameter filter, then redaction of every
+    record at its creation (so handlers and formatters added later, by anyone, are covered too)."""
     logging.config.dictConfig(config)
     for name in QUERY_LOGGERS:  # on the loggers, not at record creation: `extra` (record.params) comes after
         query_logger = logging.getLogger(name)
