@@ -107,14 +107,14 @@ WITH batch AS (
     ) WITH ORDINALITY AS b(event_id, moderator_id, platform_user_id, severity_score, context, embedding, created_at, n)
 ),
 ranked AS (
-    SELECT n, event_id, moderator_id, platform_user_id, severity_score, hundredths, created_at,
+    SELECT n, event_id, moderator_id, platform_user_id, hundredths, created_at,
            row_number() OVER author AS k,
            sum(hundredths) OVER (author ROWS BETWEEN {BEHAVIOUR_WINDOW - 1} PRECEDING AND CURRENT ROW) AS batch_sum
     FROM batch
     WINDOW author AS (PARTITION BY moderator_id, platform_user_id ORDER BY n)
 ),
 scored AS (
-    SELECT r.n, r.event_id, r.moderator_id, r.platform_user_id, r.severity_score, r.hundredths, r.created_at,
+    SELECT r.n, r.event_id, r.moderator_id, r.platform_user_id, r.hundredths, r.created_at,
         round((r.batch_sum + CASE
             WHEN w.keep = 0 THEN 0
             WHEN w.keep = w.stored THEN l.recent_total
