@@ -54,3 +54,24 @@ def test_values_are_those_of_djangos_loader(session_zone, timezone_attached):
     assert [(value.tzinfo, value.utcoffset()) for value in ours] == [
         (value.tzinfo, value.utcoffset()) for value in djangos
     ]
+
+
+@pytest.mark.django_db
+def test_values_in_djangos_zone_skip_the_python_step():
+    """With the session in Django's zone (UTC), the compiled method is the loader's `load` itself; in another
+    zone each value is relabelled with Django's tzinfo, as Django does."""
+    connection.ensure_connection()
+    pg = connection.connection
+    loader_class = pg.adapters.get_loader(1184, psycopg.pq.Format.TEXT)
+    if psycopg.pq.__impl__ != "binary":
+        pytest.skip("no compiled loader without psycopg-binary")
+    loader = loader_class(1184, pg)
+    assert loader.load == loader._parse
+    with connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'Asia/Kolkata'")
+        try:
+            loader = loader_class(1184, pg)
+            assert loader.load != loader._parse
+            assert loader.load(b"2026-11-26 10:00:00+05:30").tzinfo is connection.timezone
+        finally:
+            cursor.execute("SET TIME ZONE 'UTC'")

@@ -4,7 +4,9 @@ Django 5.2 replaces psycopg's timestamptz loader with a subclass of the pure-Pyt
 to each value, so every datetime a query returns is parsed by a regular expression in Python: ~8 us each, most of
 the time of a 50-row page of actions with three timestamps (Django ticket #36960; psycopg's compiled loaders
 cannot be subclassed, psycopg issue #1273). The loader here parses with psycopg's compiled loader when
-psycopg-binary provides one and attaches the time zone as Django's does, so the ORM sees the same values.
+psycopg-binary provides one and attaches the time zone as Django's does, so the ORM sees the same values; with the
+session in Django's zone (as Django sets it on connect) the compiled values already carry it and are returned as
+they are, with no Python call per value (the page of actions: ~1.0 -> ~0.8 ms).
 """
 
 from functools import lru_cache
@@ -26,6 +28,10 @@ class CompiledTzLoader(BaseTzLoader):
         optimised = getattr(context.adapters if context is not None else None, "_get_optimised", None)
         compiled = optimised(TimestamptzLoader) if optimised else TimestamptzLoader
         self._parse = compiled(oid, context).load if compiled is not TimestamptzLoader else super().load
+        if compiled is not TimestamptzLoader and self._parse(b"2000-01-01 00:00:00+00").tzinfo is self.timezone:
+            # The session's time zone is Django's (it sets it on connect: UTC with USE_TZ), so psycopg's values
+            # already carry Django's tzinfo: the compiled method itself, no Python call per value (~2 us each).
+            self.load = self._parse
 
     def load(self, data):
         return self._parse(data).replace(tzinfo=self.timezone)
