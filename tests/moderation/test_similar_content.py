@@ -125,3 +125,41 @@ def test_fold_merges_parts_and_the_command_reports(capsys):
     call_command("fold_embeddings", "--lag", "0")
     assert "folded 5 rows" in capsys.readouterr().out
     assert len(similar(np.ones(EMBEDDING_DIMENSIONS), k=100)) == 65
+
+
+def test_the_unfiltered_search_keeps_one_plan_that_reads_every_graph():
+    """Once psycopg prepares the unfiltered statement it runs a generic plan (no planning per query), and that
+    plan reads each part through its own graph: the results stay those of the planned statement."""
+    rng = np.random.default_rng(11)
+    topics = centres(rng, 10)
+    moderator = ModeratorFactory()
+    for _ in range(2):
+        record(moderator.pk, clustered(rng, 150, topics))
+        evaluation_embeddings_fold(lag_seconds=0)
+    record(moderator.pk, clustered(rng, 20, topics))  # and a tail
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE evaluation_events")
+    parts = list(VectorIndexPart.objects.order_by("low"))
+    assert len(parts) >= 2
+    truth = Truth()
+    pg = connection.connection
+    assert pg.prepare_threshold is not None and pg.prepare_threshold < 8
+    for query in clustered(rng, 8, topics):
+        found = similar(query, k=5)
+        assert len({e.pk for e in found} & truth.nearest(query, 5)) >= 4
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%ORDER BY embedding <=> $1%"],
+        )
+        ((name, generic_plans, custom_plans),) = cursor.fetchall()
+        assert generic_plans >= 1 and custom_plans == 0
+        with connection.cursor() as explain:  # the plan it keeps, under the settings the search runs with
+            explain.execute("BEGIN")
+            explain.execute("SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_sort = off")
+            vector = "[" + ",".join(map(str, clustered(rng, 1, topics)[0])) + "]"
+            explain.execute(f"EXPLAIN (COSTS OFF) EXECUTE {name}(%s::vector, 5)", [vector])
+            plan = "\n".join(row[0] for row in explain.fetchall())
+            explain.execute("ROLLBACK")
+    for part in parts:
+        assert f"Index Scan using {part.index_name} " in plan
