@@ -18,6 +18,7 @@ from django.db import DatabaseError, OperationalError
 MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"gova.migrate").digest()[:8], "big", signed=True)
 POLL_SECONDS = 0.5
 LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout expiry
+DISK_FULL = "53100"  # SQLSTATE of a full disk, and of a full /dev/shm ("could not resize shared memory segment")
 
 
 @contextmanager
@@ -41,6 +42,8 @@ def migration_session(connection, *, dry_run: bool = False):
             )
         yield
     except OperationalError as exc:
+        if hint := shared_memory_full(exc):
+            raise CommandError(f"{hint}; migrations applied before it stay applied, then run migrate again") from None
         if not is_lock_timeout(exc):
             raise
         raise CommandError(
@@ -54,6 +57,23 @@ def migration_session(connection, *, dry_run: bool = False):
 
 def is_lock_timeout(exc: OperationalError) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE
+
+
+def shared_memory_full(exc: DatabaseError) -> str | None:
+    """What to do when a parallel index build ran out of the server's /dev/shm (None for any other error).
+
+    A parallel build takes up to maintenance_work_mem there; Docker's default /dev/shm is 64 MB, and PostgreSQL's
+    message reads like a full disk.
+    """
+    cause = exc.__cause__ or exc
+    if getattr(cause, "sqlstate", None) != DISK_FULL or "shared memory segment" not in str(cause):
+        return None
+    return (
+        "the database server ran out of shared memory (/dev/shm) for a parallel index build, which takes up to "
+        f"maintenance_work_mem (GOVA_MIGRATION_MAINTENANCE_WORK_MEM={settings.GOVA_MIGRATION_MAINTENANCE_WORK_MEM}): "
+        "under Docker raise the db service's shm_size (GOVA_DB_SHM_SIZE) above it, or lower that setting or "
+        "GOVA_MIGRATION_MAINTENANCE_WORKERS (0 builds without parallel workers)"
+    )
 
 
 def _release(connection) -> None:

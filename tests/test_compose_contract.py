@@ -149,3 +149,29 @@ def test_setup_generates_every_secret_compose_needs(tmp_path):
     updated = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines() if "=" in line)
     assert updated["DJANGO_SECRET_KEY"] == env["DJANGO_SECRET_KEY"] and updated["FIELD_ENCRYPTION_SALT_KEYS"] == "x"
     assert len(updated["POSTGRES_PASSWORD"]) >= 16
+
+
+def size_in_bytes(text: str) -> int:
+    """'2gb', '1GB', '512MB' (Docker's and PostgreSQL's units, powers of 1024) in bytes."""
+    number, unit = re.fullmatch(r"(\d+)\s*([kmg]?)b?", text.strip().lower()).groups()
+    return int(number) * 1024 ** " kmg".index(unit or " ")
+
+
+def compose_default(value: str) -> str:
+    """The default of a `${NAME:-default}` interpolation."""
+    return re.fullmatch(r"\$\{[A-Z_]+:-([^}]+)\}", value).group(1)
+
+
+def test_the_db_service_has_room_for_a_parallel_index_build_and_its_graphs():
+    db = COMPOSE["services"]["db"]
+    # A parallel HNSW build puts maintenance_work_mem in /dev/shm (Docker's default: 64 MB), with headroom.
+    shm = size_in_bytes(compose_default(db["shm_size"]))
+    assert shm >= 1.5 * size_in_bytes(settings.GOVA_MIGRATION_MAINTENANCE_WORK_MEM)
+    # shared_buffers above the image's 128MB, set on the command line the image's entrypoint passes on.
+    command = db["command"]
+    assert command[0] == "postgres"
+    [shared_buffers] = [argument.split("=", 1)[1] for argument in command if argument.startswith("shared_buffers=")]
+    assert size_in_bytes(compose_default(shared_buffers)) >= 1024**3
+    documented = dict(line.split("=", 1) for line in (PROJECT_DIR / ".env.example").read_text().splitlines()
+                      if line.startswith("GOVA_DB_S"))  # fmt: skip
+    assert documented == {"GOVA_DB_SHM_SIZE": compose_default(db["shm_size"]), "GOVA_DB_SHARED_BUFFERS": "1GB"}

@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError
 
+from dbops.locking import shared_memory_full
 from moderation.services import evaluation_embeddings_fold
 from moderation.vector_index import DEFAULT_LAG_SECONDS, DEFAULT_MAX_PARTS, FoldBusy, pending_rows
 
@@ -26,4 +28,8 @@ class Command(BaseCommand):
             report = evaluation_embeddings_fold(lag_seconds=lag, max_parts=max_parts)
         except FoldBusy as exc:
             raise CommandError(str(exc)) from None
+        except OperationalError as exc:
+            if hint := shared_memory_full(exc):
+                raise CommandError(f"{hint}; then fold again (a part that failed is built anew)") from None
+            raise
         self.stdout.write(str(report))
