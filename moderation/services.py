@@ -41,10 +41,7 @@ def evaluation_event_record(
     pg = connection.connection
     cursor, params = ingest.vector_cursor(pg), batch.single_params()
     try:
-        if connection.in_atomic_block:
-            with transaction.atomic():  # a savepoint: a refused event leaves the caller's transaction usable
-                row = cursor.execute(ingest.SINGLE_SQL, params, prepare=True, binary=True).fetchone()
-        else:
+        with _savepoint_in_callers_transaction():  # the statement is its own transaction outside the caller's
             row = cursor.execute(ingest.SINGLE_SQL, params, prepare=True, binary=True).fetchone()
     except psycopg.errors.ForeignKeyViolation as exc:
         raise (batch.offending_moderator(exc) or exc) from None
