@@ -10,7 +10,8 @@ Strategies (see `plan`):
                pgvector < 0.8 (PostgreSQL 16's 0.6 has no iterative scan: a graph scan filtered afterwards
                finds 2.8 of 10 rows for a moderator with 5% of the table): distances over the matching rows,
                found through evaluation_mod_created_idx.
-Every statement of a search runs in one transaction with SET LOCAL settings; the search itself is one statement,
+Every statement of a search runs in one transaction with SET LOCAL settings (in a caller's transaction, in a
+savepoint rolled back afterwards, so the settings end with the search); the search itself is one statement,
 so it sees one snapshot: a committed row is found whether or not it has been folded into a graph.
 A graph scan that returns fewer than k rows while more exist is repeated exactly: never fewer rows than exist.
 """
@@ -190,25 +191,43 @@ def _run(pg, query: np.ndarray, k: int, filters: Filters, chosen: Plan, *, expla
     params.update(query=query, k=k, wide=2 * k)
     if explain:
         statement = b"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement
-    # Settings are transaction-local (SET LOCAL): outside a transaction the search opens and commits its own, in
-    # the same round trip; inside the caller's they last until it ends.
+    # Settings are transaction-local (SET LOCAL). Outside a transaction the search opens and commits its own, in
+    # the same round trip. Inside the caller's it runs in a savepoint that it rolls back once its rows are in (it
+    # writes nothing): the caller's later statements run under the caller's settings (enable_sort=off would have
+    # changed their plans), and a failed search leaves the caller's transaction usable.
     own_transaction = bool(settings) and pg.autocommit and pg.info.transaction_status == TransactionStatus.IDLE
+    in_savepoint = bool(settings) and not own_transaction
     cursor = ingest.vector_cursor(pg)
     try:
         with pg.pipeline():
             if own_transaction:
                 psycopg.Cursor(pg).execute("BEGIN")
+            elif in_savepoint:
+                psycopg.Cursor(pg).execute(f"SAVEPOINT {SEARCH_SAVEPOINT}")
             if settings:
                 assignments = ", ".join(["set_config(%s, %s, true)"] * len(settings))
                 psycopg.Cursor(pg).execute(f"SELECT {assignments}", [part for pair in settings for part in pair])
             cursor.execute(statement, params)
             if own_transaction:
                 psycopg.Cursor(pg).execute("COMMIT")
+            elif in_savepoint:
+                _leave_savepoint(pg)
     except BaseException:
         if own_transaction and pg.info.transaction_status != TransactionStatus.IDLE:
             psycopg.Cursor(pg).execute("ROLLBACK")
+        elif in_savepoint and pg.info.transaction_status == TransactionStatus.INERROR:
+            _leave_savepoint(pg)
         raise
     return cursor.fetchall()
+
+
+SEARCH_SAVEPOINT = "gova_similar_search"
+
+
+def _leave_savepoint(pg) -> None:
+    """Undo the search's settings (rolling back to the savepoint) and drop the savepoint."""
+    psycopg.Cursor(pg).execute(f"ROLLBACK TO SAVEPOINT {SEARCH_SAVEPOINT}")
+    psycopg.Cursor(pg).execute(f"RELEASE SAVEPOINT {SEARCH_SAVEPOINT}")
 
 
 def explain(pg, query, k: int, filters: Filters, strategy: str | None = None) -> str:

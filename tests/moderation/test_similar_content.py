@@ -2,14 +2,15 @@
 moderator, never fewer rows than exist."""
 
 import numpy as np
+import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from moderation.ingest import EvaluationInput
 from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent, VectorIndexPart
 from moderation.services import evaluation_embeddings_fold, evaluation_events_record_stream
-from moderation.similar import has_iterative_scan, similar
+from moderation.similar import Filters, has_iterative_scan, search, similar
 from tests.factories import ModeratorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -163,3 +164,34 @@ def test_the_unfiltered_search_keeps_one_plan_that_reads_every_graph():
             explain.execute("ROLLBACK")
     for part in parts:
         assert f"Index Scan using {part.index_name} " in plan
+
+
+def test_inside_the_callers_transaction_the_search_settings_end_with_the_search():
+    """SET LOCAL lasts until the transaction ends: in a caller's transaction the search runs in a savepoint it rolls
+    back, so the caller's later statements keep their own settings (enable_sort=off would change their plans), and
+    a search that fails leaves the caller's transaction usable."""
+    rng = np.random.default_rng(12)
+    moderator = ModeratorFactory()
+    record(moderator.pk, clustered(rng, 60, centres(rng, 3)))
+    evaluation_embeddings_fold(lag_seconds=0)
+    query = clustered(rng, 1, centres(rng, 1))[0]
+    outside = [event.pk for event in similar(query, k=5)]
+    searched = ("enable_sort", "hnsw.ef_search", "plan_cache_mode", "hnsw.iterative_scan")
+
+    def current() -> tuple:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(["current_setting(%s, true)"] * len(searched)), searched)
+            return cursor.fetchone()
+
+    with transaction.atomic():
+        before = current()
+        assert before[0] == "on"
+        strategies = ("hnsw", "iterative", "exact") if has_iterative_scan(connection.connection) else ("hnsw", "exact")
+        for strategy in strategies:
+            found = similar(query, k=5, strategy=strategy)
+            assert current() == before
+        assert [event.pk for event in found] == outside
+        with pytest.raises(psycopg.errors.InvalidRowCountInLimitClause):
+            search(connection.connection, query, -1, Filters(), "hnsw")  # LIMIT -1: refused by the server
+        assert current() == before
+        assert EvaluationEvent.objects.filter(moderator=moderator).count() == 60  # the transaction goes on
