@@ -395,8 +395,8 @@ class LatestBehaviourScore(models.Model):
     The batch ingest statement and the one-event function (migration 0025) do the INSERT's part themselves and
     mark the statement, so that the trigger returns at once (moderation.ingest).
     The latest row is always the newest by (created_at, event_id), whatever the commit order. The window is exact
-    for writers that serialise per author, as the ingest paths do (the per-author lock); two other writers adding
-    rows of one author at the same moment can leave the older one's severity out of it. No foreign keys: the
+    for every writer: a re-read locks the author's stored row before it reads (migration 0026), so a writer
+    appending at the same moment is waited for and counted. No foreign keys: the
     triggers are its integrity, and a moderator's deletion reaches it through its evaluations.
     """
 

@@ -207,6 +207,66 @@ def test_two_first_writers_of_one_author_both_count_in_its_window():
     assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_late_row_read_again_while_another_writer_appends_keeps_both_in_the_window():
+    """The author has a stored window. A appends a newer row and holds its transaction; B writes a row older than
+    the stored latest, so its trigger reads the author again, and meets A's lock on the author's row when it stores
+    what it read. It must read again after A commits: what it read before lacks A's row, and storing only what is
+    newer than A's would leave B's own severity out."""
+    moderator = ModeratorFactory()
+    for minutes in (0, 8):
+        EvaluationEventFactory(moderator=moderator, platform_user_id="ana", created_at=at(minutes))
+    inserted, release, errors = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=insert_and_hold, args=(moderator.pk, at(10), inserted, release, errors))
+    holder.start()
+    assert inserted.wait(10)
+    late = threading.Thread(target=insert_now, args=(moderator.pk, at(5), errors))
+    late.start()
+    time.sleep(0.3)
+    assert late.is_alive()  # waiting on A's row of the latest table
+    release.set()
+    holder.join()
+    late.join()
+    assert not errors
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+    assert len(window(moderator.pk, "ana")) == 4
+    assert stored(moderator.pk) == recomputed(moderator.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delete_while_another_writer_appends_keeps_the_appended_row_in_the_window():
+    """A appends a newer row and holds its transaction; B deletes an older row of the same author, so its trigger
+    reads the author again and meets A's lock when it stores what it read. What it read before A committed lacks
+    A's row; storing it would drop A's row from the window and the latest."""
+    moderator = ModeratorFactory()
+    doomed = [EvaluationEventFactory(moderator=moderator, platform_user_id="ana", created_at=at(m)) for m in (0, 5, 8)]
+    inserted, release, errors = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=insert_and_hold, args=(moderator.pk, at(10), inserted, release, errors))
+    holder.start()
+    assert inserted.wait(10)
+
+    def delete_one():
+        try:
+            EvaluationEvent.objects.filter(pk=doomed[1].pk).delete()
+        except Exception as exc:  # reported to the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    deleter = threading.Thread(target=delete_one)
+    deleter.start()
+    time.sleep(0.3)
+    assert deleter.is_alive()  # waiting on A's row of the latest table
+    release.set()
+    holder.join()
+    deleter.join()
+    assert not errors
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+    assert len(window(moderator.pk, "ana")) == 3
+    assert stored(moderator.pk) == recomputed(moderator.pk)
+    assert stored(moderator.pk)["ana"][1] == 0.9  # A's, the newest
+
+
 @pytest.mark.django_db
 def test_the_severity_window_is_the_last_100_for_every_writer_in_order_or_not():
     moderator = ModeratorFactory()
