@@ -16,6 +16,7 @@ so it sees one snapshot: a committed row is found whether or not it has been fol
 A graph scan that returns fewer than k rows while more exist is repeated exactly: never fewer rows than exist.
 """
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -216,7 +217,8 @@ def _run(pg, query: np.ndarray, k: int, filters: Filters, chosen: Plan, *, expla
         if own_transaction and pg.info.transaction_status != TransactionStatus.IDLE:
             psycopg.Cursor(pg).execute("ROLLBACK")
         elif in_savepoint and pg.info.transaction_status == TransactionStatus.INERROR:
-            _leave_savepoint(pg)
+            with contextlib.suppress(psycopg.Error):  # a lost connection: the search's own error says more
+                _leave_savepoint(pg)
         raise
     return cursor.fetchall()
 
