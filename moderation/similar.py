@@ -47,6 +47,8 @@ MAX_SCAN_TUPLES = 100_000
 # graph scan took 10-22 ms at recall 0.955-0.965 for the smaller. Rows written before 0019 keep their vectors
 # out of line and cost ~3x as much each.
 EXACT_MAX_ROWS = 4_000
+# Inside a caller's transaction a search runs in this savepoint, rolled back afterwards (see _run).
+SEARCH_SAVEPOINT = "gova_similar_search"
 
 
 @dataclass(frozen=True)
@@ -221,9 +223,6 @@ def _run(pg, query: np.ndarray, k: int, filters: Filters, chosen: Plan, *, expla
                 _leave_savepoint(pg)
         raise
     return cursor.fetchall()
-
-
-SEARCH_SAVEPOINT = "gova_similar_search"
 
 
 def _leave_savepoint(pg) -> None:
