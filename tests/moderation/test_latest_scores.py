@@ -152,15 +152,37 @@ def insert_and_hold(moderator_id, created_at, inserted: threading.Event, release
         connections.close_all()
 
 
-def insert_now(moderator_id, created_at, errors):
-    try:
-        EvaluationEventFactory(
-            moderator=Moderator(pk=moderator_id), platform_user_id="ana", behaviour_score=0.1, created_at=created_at
-        )
-    except Exception as exc:  # reported to the test
-        errors.append(exc)
-    finally:
-        connections.close_all()
+def insert_now(moderator_id, created_at) -> None:
+    EvaluationEventFactory(
+        moderator=Moderator(pk=moderator_id), platform_user_id="ana", behaviour_score=0.1, created_at=created_at
+    )
+
+
+def while_a_row_is_held(moderator_id, held_at, write) -> None:
+    """Connection A inserts a row of "ana" at `held_at` (behaviour score 0.9) and holds its transaction; `write`
+    runs on connection B, which must wait for A (on A's row of the latest table); then A commits, then B."""
+    inserted, release, errors = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=insert_and_hold, args=(moderator_id, held_at, inserted, release, errors))
+    holder.start()
+    assert inserted.wait(10)
+
+    def on_b():
+        try:
+            write()
+        except Exception as exc:  # reported to the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    waiting = threading.Thread(target=on_b)
+    waiting.start()
+    time.sleep(0.3)
+    still_waiting = waiting.is_alive()
+    release.set()
+    holder.join()
+    waiting.join()
+    assert not errors
+    assert still_waiting
 
 
 @pytest.mark.django_db(transaction=True)
@@ -168,18 +190,7 @@ def test_two_writers_of_one_author_at_once_keep_the_newer_row_whatever_the_commi
     """Connection A writes the newer row and holds its transaction; B writes an older row, waits for A, commits
     last. The newer row stays the latest."""
     moderator = ModeratorFactory()
-    inserted, release, errors = threading.Event(), threading.Event(), []
-    holder = threading.Thread(target=insert_and_hold, args=(moderator.pk, at(10), inserted, release, errors))
-    holder.start()
-    assert inserted.wait(10)
-    late = threading.Thread(target=insert_now, args=(moderator.pk, at(5), errors))
-    late.start()
-    time.sleep(0.3)
-    assert late.is_alive()  # waiting on A's row of the latest table
-    release.set()
-    holder.join()
-    late.join()
-    assert not errors
+    while_a_row_is_held(moderator.pk, at(10), lambda: insert_now(moderator.pk, at(5)))
     assert stored(moderator.pk)["ana"][1] == 0.9
     assert stored(moderator.pk) == recomputed(moderator.pk)
 
@@ -189,18 +200,7 @@ def test_two_first_writers_of_one_author_both_count_in_its_window():
     """Neither writer sees a stored row for the author: A inserts the older first row and holds its transaction,
     B inserts a newer one and waits on A's row of the latest table, then reads the author again: both count."""
     moderator = ModeratorFactory()
-    inserted, release, errors = threading.Event(), threading.Event(), []
-    holder = threading.Thread(target=insert_and_hold, args=(moderator.pk, at(5), inserted, release, errors))
-    holder.start()
-    assert inserted.wait(10)
-    late = threading.Thread(target=insert_now, args=(moderator.pk, at(10), errors))
-    late.start()
-    time.sleep(0.3)
-    assert late.is_alive()
-    release.set()
-    holder.join()
-    late.join()
-    assert not errors
+    while_a_row_is_held(moderator.pk, at(5), lambda: insert_now(moderator.pk, at(10)))
     assert stored(moderator.pk)["ana"][1] == 0.1  # B's, the newer
     assert stored(moderator.pk) == recomputed(moderator.pk)
     assert len(window(moderator.pk, "ana")) == 2
@@ -210,24 +210,13 @@ def test_two_first_writers_of_one_author_both_count_in_its_window():
 @pytest.mark.django_db(transaction=True)
 def test_a_late_row_read_again_while_another_writer_appends_keeps_both_in_the_window():
     """The author has a stored window. A appends a newer row and holds its transaction; B writes a row older than
-    the stored latest, so its trigger reads the author again, and meets A's lock on the author's row when it stores
-    what it read. It must read again after A commits: what it read before lacks A's row, and storing only what is
-    newer than A's would leave B's own severity out."""
+    the stored latest, so its trigger reads the author again and finds A holding the author's stored row. B must
+    read after A commits: read before, its window lacks A's row, and keeping A's newer stored row instead would
+    leave B's own severity out."""
     moderator = ModeratorFactory()
     for minutes in (0, 8):
         EvaluationEventFactory(moderator=moderator, platform_user_id="ana", created_at=at(minutes))
-    inserted, release, errors = threading.Event(), threading.Event(), []
-    holder = threading.Thread(target=insert_and_hold, args=(moderator.pk, at(10), inserted, release, errors))
-    holder.start()
-    assert inserted.wait(10)
-    late = threading.Thread(target=insert_now, args=(moderator.pk, at(5), errors))
-    late.start()
-    time.sleep(0.3)
-    assert late.is_alive()  # waiting on A's row of the latest table
-    release.set()
-    holder.join()
-    late.join()
-    assert not errors
+    while_a_row_is_held(moderator.pk, at(10), lambda: insert_now(moderator.pk, at(5)))
     assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
     assert len(window(moderator.pk, "ana")) == 4
     assert stored(moderator.pk) == recomputed(moderator.pk)
@@ -236,31 +225,11 @@ def test_a_late_row_read_again_while_another_writer_appends_keeps_both_in_the_wi
 @pytest.mark.django_db(transaction=True)
 def test_a_delete_while_another_writer_appends_keeps_the_appended_row_in_the_window():
     """A appends a newer row and holds its transaction; B deletes an older row of the same author, so its trigger
-    reads the author again and meets A's lock when it stores what it read. What it read before A committed lacks
+    reads the author again and finds A holding the author's stored row. Read before A commits, B's window lacks
     A's row; storing it would drop A's row from the window and the latest."""
     moderator = ModeratorFactory()
     doomed = [EvaluationEventFactory(moderator=moderator, platform_user_id="ana", created_at=at(m)) for m in (0, 5, 8)]
-    inserted, release, errors = threading.Event(), threading.Event(), []
-    holder = threading.Thread(target=insert_and_hold, args=(moderator.pk, at(10), inserted, release, errors))
-    holder.start()
-    assert inserted.wait(10)
-
-    def delete_one():
-        try:
-            EvaluationEvent.objects.filter(pk=doomed[1].pk).delete()
-        except Exception as exc:  # reported to the test
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    deleter = threading.Thread(target=delete_one)
-    deleter.start()
-    time.sleep(0.3)
-    assert deleter.is_alive()  # waiting on A's row of the latest table
-    release.set()
-    holder.join()
-    deleter.join()
-    assert not errors
+    while_a_row_is_held(moderator.pk, at(10), lambda: EvaluationEvent.objects.filter(pk=doomed[1].pk).delete())
     assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
     assert len(window(moderator.pk, "ana")) == 3
     assert stored(moderator.pk) == recomputed(moderator.pk)
