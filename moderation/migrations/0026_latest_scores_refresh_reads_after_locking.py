@@ -11,9 +11,10 @@ from dbops.operations import EventTableSQL
 # rows (an INSERT's late row left out of the window), or overwrote it with what it had read, which lacked the
 # other writer's (a DELETE's or UPDATE's refresh). Now, each step a statement of its own with a fresh snapshot:
 #   1. the authors' stored rows are locked, in key order, waiting for any writer appending to one to commit;
-#   2. only if some author has no stored row: those get one read from the events (another writer's first row for
-#      the author is waited for and left as it is), in key order, and every row is locked as in 1;
-#   3. the windows are read again, seeing every committed row, and stored: nobody can append meanwhile;
+#   2. only if some author has no stored row: those get one read from the events, in key order (a writer adding
+#      rows of the author meanwhile meets the new key and reads the author again after this commits; another
+#      writer's row stored first is waited for, left as it is, and locked as in 1);
+#   3. the other authors' windows are read, seeing every committed row, and stored: nobody can append meanwhile;
 #   4. after an UPDATE or DELETE, authors left with no events lose their row.
 # PL/pgSQL rather than SQL so that the statements' plans are kept for the session: a late row's re-read costs what
 # it did (~2.0 ms for one INSERT at 1M events; the first SQL version of this took ~2.8 ms).
@@ -24,6 +25,8 @@ CREATE OR REPLACE FUNCTION evaluation_latest_scores_refresh(
 DECLARE
     author_count bigint;
     locked_count bigint;
+    stored_moderators uuid[];
+    stored_users text[];
 BEGIN
     SELECT (SELECT count(*) FROM (SELECT DISTINCT * FROM unnest(p_moderator_ids, p_platform_user_ids)) a),
            (SELECT count(*) FROM (
@@ -37,28 +40,49 @@ BEGIN
     INTO author_count, locked_count;
 
     IF locked_count < author_count THEN
-        INSERT INTO evaluation_latest_scores AS s
-            (moderator_id, platform_user_id, event_id, behaviour_score, created_at, recent_severities, recent_total)
-        SELECT a.moderator_id, a.platform_user_id, w.event_id, w.behaviour_score, w.created_at, w.recent_severities,
-               (SELECT sum(x) FROM unnest(w.recent_severities) x)
-        FROM (SELECT DISTINCT * FROM unnest(p_moderator_ids, p_platform_user_ids) AS a(moderator_id, platform_user_id)) a
-        CROSS JOIN LATERAL evaluation_author_window(a.moderator_id, a.platform_user_id) w
-        ORDER BY a.moderator_id, a.platform_user_id
-        ON CONFLICT (moderator_id, platform_user_id) DO NOTHING;
+        -- Stored here, a window is complete: a writer adding rows of the author meanwhile meets this key, waits
+        -- for this transaction, then reads the author again itself.
+        WITH stored AS (
+            INSERT INTO evaluation_latest_scores AS s
+                (moderator_id, platform_user_id, event_id, behaviour_score, created_at, recent_severities, recent_total)
+            SELECT a.moderator_id, a.platform_user_id, w.event_id, w.behaviour_score, w.created_at, w.recent_severities,
+                   (SELECT sum(x) FROM unnest(w.recent_severities) x)
+            FROM (
+                SELECT DISTINCT * FROM unnest(p_moderator_ids, p_platform_user_ids) AS a(moderator_id, platform_user_id)
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM evaluation_latest_scores l
+                    WHERE l.moderator_id = a.moderator_id AND l.platform_user_id = a.platform_user_id
+                )
+                OFFSET 0  -- the authors without a stored row, before any window is read
+            ) a
+            CROSS JOIN LATERAL evaluation_author_window(a.moderator_id, a.platform_user_id) w
+            ORDER BY a.moderator_id, a.platform_user_id
+            ON CONFLICT (moderator_id, platform_user_id) DO NOTHING
+            RETURNING s.moderator_id, s.platform_user_id
+        )
+        SELECT array_agg(moderator_id), array_agg(platform_user_id) INTO stored_moderators, stored_users FROM stored;
 
-        PERFORM FROM evaluation_latest_scores s
-        JOIN (SELECT DISTINCT * FROM unnest(p_moderator_ids, p_platform_user_ids) AS a(moderator_id, platform_user_id)) a
-          ON s.moderator_id = a.moderator_id AND s.platform_user_id = a.platform_user_id
-        ORDER BY s.moderator_id, s.platform_user_id
-        FOR UPDATE OF s;
+        IF locked_count + coalesce(cardinality(stored_moderators), 0) < author_count THEN  -- another writer's
+            PERFORM FROM evaluation_latest_scores s
+            JOIN (SELECT DISTINCT * FROM unnest(p_moderator_ids, p_platform_user_ids)
+                  AS a(moderator_id, platform_user_id)) a
+              ON s.moderator_id = a.moderator_id AND s.platform_user_id = a.platform_user_id
+            ORDER BY s.moderator_id, s.platform_user_id
+            FOR UPDATE OF s;
+        END IF;
     END IF;
 
-    -- Read under the locks: no stored row holds a severity this statement does not see.
+    -- Read under the locks: no stored row holds a severity this statement does not see. The rows just stored
+    -- above are not read twice.
     INSERT INTO evaluation_latest_scores AS s
         (moderator_id, platform_user_id, event_id, behaviour_score, created_at, recent_severities, recent_total)
     SELECT a.moderator_id, a.platform_user_id, w.event_id, w.behaviour_score, w.created_at, w.recent_severities,
            (SELECT sum(x) FROM unnest(w.recent_severities) x)
-    FROM (SELECT DISTINCT * FROM unnest(p_moderator_ids, p_platform_user_ids) AS a(moderator_id, platform_user_id)) a
+    FROM (
+        SELECT DISTINCT * FROM unnest(p_moderator_ids, p_platform_user_ids) AS a(moderator_id, platform_user_id)
+        EXCEPT
+        SELECT * FROM unnest(stored_moderators, stored_users)
+    ) a
     CROSS JOIN LATERAL evaluation_author_window(a.moderator_id, a.platform_user_id) w
     ON CONFLICT (moderator_id, platform_user_id) DO UPDATE
     SET event_id = excluded.event_id, behaviour_score = excluded.behaviour_score, created_at = excluded.created_at,
