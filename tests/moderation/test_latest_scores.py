@@ -286,6 +286,27 @@ def test_events_loaded_with_triggers_off_are_read_back_when_the_author_writes_ag
     assert stored(moderator.pk) == recomputed(moderator.pk)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_of_an_author_with_events_but_no_stored_row_both_count():
+    """Events loaded with triggers off, then two writers at once: A reads the author's window, stores it and holds
+    its transaction; B, which could not see A's stored row, meets its key, waits for A, then reads the author
+    again with A's row: all five count."""
+    moderator = ModeratorFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE evaluation_events DISABLE TRIGGER evaluation_latest_scores_insert")
+    try:
+        for minutes in (0, 1, 2):
+            EvaluationEventFactory(moderator=moderator, platform_user_id="ana", created_at=at(minutes))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE evaluation_events ENABLE TRIGGER evaluation_latest_scores_insert")
+    assert not LatestBehaviourScore.objects.filter(moderator_id=moderator.pk).exists()
+    while_a_row_is_held(moderator.pk, at(10), lambda: insert_now(moderator.pk, at(5)))
+    assert window(moderator.pk, "ana") == last_100_in_hundredths(moderator.pk, "ana")
+    assert len(window(moderator.pk, "ana")) == 5
+    assert stored(moderator.pk) == recomputed(moderator.pk)
+
+
 @pytest.mark.django_db
 def test_a_batch_the_ingest_statement_cannot_keep_alone_is_kept_by_the_trigger():
     """The batch path keeps the authors' rows itself when every author's new rows come after its stored latest;
