@@ -30,7 +30,7 @@ def test_only_a_full_shared_memory_gets_the_hint():
     assert shared_memory_full(as_django_raises(psycopg.errors.LockNotAvailable(SHM_MESSAGE))) is None
 
 
-def test_migrate_says_what_ran_out(monkeypatch):
+def test_migrate_says_what_ran_out():
     with pytest.raises(CommandError, match=r"shared memory \(/dev/shm\).*then run migrate again"):
         with migration_session(connection):
             raise as_django_raises(psycopg.errors.DiskFull(SHM_MESSAGE))
