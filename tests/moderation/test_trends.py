@@ -1,10 +1,11 @@
 """Content trends find a planted cluster of similar flagged messages and its growth."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from moderation.ingest import EvaluationInput
 from moderation.models import EMBEDDING_DIMENSIONS
@@ -12,7 +13,9 @@ from moderation.services import evaluation_events_record
 from moderation.trends import content_trends
 from tests.factories import ModeratorFactory
 
-END = datetime(2026, 11, 26, 12, tzinfo=UTC)
+# Relative to the clock, so the windows hold the planted events on any date; to the second, so --until
+# below (which prints to the minute) and the function see the same end.
+END = timezone.now().replace(microsecond=0) - timedelta(days=3)
 
 
 def unit(rng, centre=None, spread=0.3):
@@ -54,9 +57,17 @@ def test_a_planted_cluster_is_found_with_its_growth_message_and_authors(capsys):
     assert cluster.top_authors == [("spammer", 20), ("alt", 10)]
     assert trends.chart() == {"labels": ["buy cheap coins"], "current": [30], "previous": [3]}
 
-    call_command("trends", "--moderator", str(moderator.pk), "--window", "24h")
+    call_command("trends", "--moderator", str(moderator.pk), "--window", "24h", "--until", END.isoformat())
     output = capsys.readouterr().out
-    assert "flagged events" in output and "buy cheap coins" in output
+    headline = f"73 flagged events (severity >= 0.7) in the 24h and the 24h before, until {END:%Y-%m-%d %H:%M} UTC"
+    assert headline in output
+    assert "buy cheap coins" in output and "spammer (20), alt (10)" in output
+    call_command("trends", "--moderator", str(moderator.pk), "--window", "24h")  # ends now: nothing flagged
+    assert "0 flagged events" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="--until must be an ISO 8601"):
+        call_command("trends", "--moderator", str(moderator.pk), "--until", "yesterday")
+    with pytest.raises(CommandError, match="--until must be an ISO 8601"):
+        call_command("trends", "--moderator", str(moderator.pk), "--until", "2026-02-30")
     with pytest.raises(CommandError, match="--window must look like"):
         call_command("trends", "--moderator", str(moderator.pk), "--window", "soon")
     with pytest.raises(CommandError, match="no moderator"):
