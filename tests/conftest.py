@@ -15,6 +15,19 @@ from gova.database_url import url_for
 
 PROJECT_DIR = Path(settings.BASE_DIR)
 
+# A test that takes one of these starts a manage.py process, an extra server or a scratch database: it is
+# `slow` (make test-quick skips it) without saying so itself. Tests that start processes directly carry the mark.
+SLOW_FIXTURES = frozenset(
+    {"manage", "scratch_database", "empty_database", "pg_folder", "least_privileged_database", "checkout"}
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m "not slow" deselects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(item.fixturenames) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def project_dir() -> Path:

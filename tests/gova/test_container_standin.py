@@ -19,9 +19,9 @@ import psycopg
 import pytest
 
 from devdb.server import _enterable_by_others
-from tests.test_compose_contract import DOCKERFILE, dockerfile_instruction
+from tests.gova.test_compose_contract import DOCKERFILE, dockerfile_instruction
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 NOBODY = 65534
 # The virtualenv's interpreter may live in root's home, which `nobody` cannot enter: the system's
 # Python of the same minor version runs the virtualenv's packages instead (the image's own python).
@@ -36,11 +36,14 @@ def _system_python_matches() -> bool:
     return version.stdout.decode().strip() == str(sys.version_info[:2])
 
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not _system_python_matches() or not _enterable_by_others(SITE_PACKAGES),
-    reason="needs root to own the copy and become another user, /usr/bin/python3 of this minor version, "
-    "and a virtualenv others can read (not under /root)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not _system_python_matches() or not _enterable_by_others(SITE_PACKAGES),
+        reason="needs root to own the copy and become another user, /usr/bin/python3 of this minor version, "
+        "and a virtualenv others can read (not under /root)",
+    ),
+]
 
 
 @pytest.fixture

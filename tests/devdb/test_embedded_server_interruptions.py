@@ -15,12 +15,15 @@ import pytest
 
 from devdb.server import EmbeddedPostgres, _is_alive, default_bin_dir
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("GOVA_PG_BIN") or default_bin_dir())
 
 
 def connect(info):
     return psycopg.connect(host=info.host, port=info.port, user=info.user, password=info.password, dbname="postgres")
+
+
+pytestmark = pytest.mark.slow  # extra servers and processes, started directly
 
 
 def start_all(argvs, env=None):

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 import yaml
 from django.conf import settings
 
@@ -94,6 +95,7 @@ def test_the_image_installs_runtime_packages_only():
     assert "whitenoise.middleware.WhiteNoiseMiddleware" in settings.MIDDLEWARE
 
 
+@pytest.mark.slow  # a Python process
 def test_every_variable_the_settings_read_is_documented_in_env_example():
     # Records what the settings module asks django-environ for, in a fresh interpreter.
     script = (
@@ -116,6 +118,7 @@ def test_every_variable_the_settings_read_is_documented_in_env_example():
     assert asked <= DOCUMENTED, f"not in .env.example: {sorted(asked - DOCUMENTED)}"
 
 
+@pytest.mark.slow  # a Python process
 def test_the_app_runs_without_the_embedded_server_package_installed(tmp_path):
     """The image has no pgserver: with DATABASE_URL set, nothing of devdb may import it."""
     script = (
@@ -133,6 +136,7 @@ def test_the_app_runs_without_the_embedded_server_package_installed(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow  # a Python process
 def test_setup_generates_every_secret_compose_needs(tmp_path):
     (tmp_path / ".env.example").write_text((PROJECT_DIR / ".env.example").read_text())
     subprocess.run([sys.executable, str(PROJECT_DIR / "scripts" / "write_env.py"), str(tmp_path)], check=True,
