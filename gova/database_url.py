@@ -1,20 +1,24 @@
 """DATABASE_URL → Django's DATABASES entry, with errors that name the variable and hide the password.
 
-Read the way libpq reads a connection URI (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS),
-which django-environ does not quite: every part is percent-decoded (a Unix socket as the host
-`%2Fvar%2Frun%2Fpostgresql`, reserved characters in the password), and the query's `host`, `port`,
-`user`, `password` and `dbname` are those settings, not driver options; any other parameter
-(`sslmode`, `sslrootcert`, `application_name`, ...) goes to libpq as it is.
+libpq itself parses the URL (psycopg's `conninfo_to_dict` calls `PQconninfoParse`), so it means here exactly
+what it means to psql and every libpq client: percent-decoded parts (a Unix socket as the host
+`%2Fvar%2Frun%2Fpostgresql`, reserved characters in the password), `?host=`, `?port=` and the other query
+parameters, several hosts (`h1:5432,h2:5433`), and the keyword form (`host=... dbname=...`).
+https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING
 """
 
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+import re
+from urllib.parse import quote
 
+import psycopg
 from django.core.exceptions import ImproperlyConfigured
+from psycopg.conninfo import conninfo_to_dict
 
 EMBEDDED_ENGINE = "devdb.backend"
+# libpq's two schemes, and django-environ's alias for them.
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
 EXPECTED = "expected postgres://USER:PASSWORD@HOST:PORT/NAME"
-# Query parameters that are Django settings of their own; the rest are libpq options.
+# libpq parameters that are Django settings of their own; the rest are libpq options.
 SETTING_PARAMETERS = {"host": "HOST", "port": "PORT", "user": "USER", "password": "PASSWORD", "dbname": "NAME"}
 
 
@@ -27,37 +31,25 @@ def database_from_url(url: str, *, password: str = "") -> dict:
         # Persistent connections: a new one per request cost the development server 7.5 ms a page.
         # Health checks: a connection to a server that `embedded_db stop` ended is replaced, not reused.
         return {"ENGINE": EMBEDDED_ENGINE, "NAME": "gova", "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True}
-    # The URL's text is never repeated in an error: a mistyped URL often splits the password somewhere.
-    reserved = "percent-encode reserved characters in the password (# is %23, / is %2F, ? is %3F, @ is %40)"
+    scheme, separator, rest = url.partition("://")
+    if separator:
+        if scheme not in POSTGRES_SCHEMES:
+            raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL ({EXPECTED}), got scheme '{scheme}'")
+        url = f"postgresql://{rest}"
     try:
-        parts = urlsplit(url)
-        if parts.fragment:
-            raise ValueError("#")
-        port = parts.port  # raises ValueError on a port that is not a number
-    except ValueError:
+        parameters = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is malformed ({_without_values(str(exc))}); {EXPECTED}") from None
+    ports = parameters.get("port", "")
+    if not all(port.isdigit() for port in ports.split(",") if port):
+        # libpq refuses it only when connecting. Often a raw / in the password: u:se/cret@h is host u, port se.
         raise ImproperlyConfigured(
-            f"DATABASE_URL is malformed (a port that is not a number, or a password with a raw reserved character: "
-            f"{reserved}, or leave it out of the URL and set DATABASE_PASSWORD); {EXPECTED}"
-        ) from None
-    if parts.scheme not in POSTGRES_SCHEMES:
-        shown = parts.scheme or "none"
-        raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL ({EXPECTED}), got scheme '{shown}'")
-    # Not parts.hostname: it lower-cases, and a socket folder's name keeps its case.
-    host = parts.netloc.rpartition("@")[2]
-    if port is not None:
-        host = host.rsplit(":", 1)[0]
-    config = {
-        "ENGINE": "gova.backend",
-        "NAME": unquote(parts.path[1:]),
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": unquote(host),
-        "PORT": str(port or ""),
-        "OPTIONS": {},
-    }
-    if config["HOST"].startswith("[") and config["HOST"].endswith("]"):
-        config["HOST"] = config["HOST"][1:-1]  # an IPv6 address
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            "DATABASE_URL is malformed (a port that is not a number, or a password with a raw reserved character: "
+            "percent-encode it (/ is %2F, @ is %40, : is %3A), or leave it out of the URL and set DATABASE_PASSWORD); "
+            f"{EXPECTED}"
+        )
+    config = {"ENGINE": "gova.backend", "NAME": "", "USER": "", "PASSWORD": "", "HOST": "", "PORT": "", "OPTIONS": {}}
+    for name, value in parameters.items():
         if name in SETTING_PARAMETERS:
             config[SETTING_PARAMETERS[name]] = value
         else:
@@ -69,6 +61,14 @@ def database_from_url(url: str, *, password: str = "") -> dict:
     # Reuse connections for a minute; migrations need a direct connection, not a transaction pooler.
     config["CONN_MAX_AGE"] = 60
     return config
+
+
+def _without_values(libpq_message: str) -> str:
+    """libpq's reason with the text it quotes left out (it may be part of the password); a parameter's name stays."""
+    reason = libpq_message.strip().splitlines()[0] if libpq_message.strip() else "unreadable"
+    if reason.startswith("invalid URI query parameter"):
+        return reason
+    return re.sub(r'"[^"]*"', "...", reason)
 
 
 def prepare_threshold(value: str) -> int | None:

@@ -31,15 +31,30 @@ def test_database_password_replaces_the_urls_so_it_needs_no_escaping():
     assert database_from_url("postgres://gova@db:5432/gova", password="a/b#c?d@e")["PASSWORD"] == "a/b#c?d@e"
 
 
-@pytest.mark.parametrize(("url", "secret"), [
-    ("postgres://u:pa#ss@h/db", "pa#ss"),
-    ("postgres://u:se/cret@h:5432/db", "cret"),
-    ("postgres://u:s?xyz@h/db", "xyz"),
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgres://u:pa#ss@h/db", {"PASSWORD": "pa#ss", "HOST": "h", "NAME": "db"}),  # libpq reads # and ? as text
+    ("postgres://u:s?xyz@h/db", {"PASSWORD": "s?xyz", "HOST": "h", "NAME": "db"}),
+    ("pgsql://u@h:5432/db?application_name=g", {"HOST": "h", "PORT": "5432", "OPTIONS": {"application_name": "g"}}),
+    ("postgres://u@h1:5432,h2:5433/db?target_session_attrs=read-write", {"HOST": "h1,h2", "PORT": "5432,5433"}),
+    ("host=/var/run/postgresql dbname=gova user=app", {"HOST": "/var/run/postgresql", "NAME": "gova", "USER": "app"}),
 ])  # fmt: skip
-def test_a_raw_reserved_character_in_the_password_is_a_clear_error_that_shows_no_part_of_it(url, secret):
-    with pytest.raises(ImproperlyConfigured, match="percent-encode reserved characters") as error:
+def test_what_libpq_accepts_is_accepted_as_libpq_reads_it(url, expected):
+    config = database_from_url(url)
+    assert {key: config[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(("url", "message", "secret"), [
+    ("postgres://u:se/cret@h:5432/db", "a port that is not a number", "cret"),
+    ("postgres://u:p%zzss@h/db", "invalid percent-encoded token", "zzss"),
+    ("postgres://u:pw@h/db?bogus=1", 'invalid URI query parameter: "bogus"', "pw"),
+    ("host=h password=hidden dbname", "missing", "hidden"),
+    ("mysql://u:hidden@h/db", "must be a PostgreSQL URL", "hidden"),
+    ("postgres://u:hidden@h/", "names no database", "hidden"),
+])  # fmt: skip
+def test_a_malformed_url_is_one_clear_error_that_shows_no_part_of_the_password(url, message, secret):
+    with pytest.raises(ImproperlyConfigured, match=r"^DATABASE_URL ") as error:
         database_from_url(url)
-    assert secret not in str(error.value)
+    assert message in str(error.value) and secret not in str(error.value)
 
 
 @pytest.fixture
