@@ -109,11 +109,12 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed requests per page")
     args = parser.parse_args(argv)
 
+    from bench.results import results_file
     from bench.throwaway import throwaway_database
 
     # GOVA_BENCH_PGDATA: a folder seeded by an earlier run, reused and kept.
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
-    with throwaway_database(DATABASE, reuse_folder=os.environ.get("GOVA_BENCH_PGDATA")):
+    with throwaway_database(DATABASE, reuse_folder=os.environ.get("GOVA_BENCH_PGDATA")), results_file("admin_pages"):
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)

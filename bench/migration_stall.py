@@ -261,10 +261,11 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=200, help="writer inserts per second; 0 = as fast as it can")
     args = parser.parse_args(argv)
 
+    from bench.results import results_file
     from bench.throwaway import throwaway_database
 
     # bench.settings: the project's, plus the fixture app bench.stallapp.
-    with throwaway_database(DATABASE, settings_module="bench.settings") as conninfo:
+    with throwaway_database(DATABASE, settings_module="bench.settings") as conninfo, results_file("migration_stall"):
         from django.core.management import call_command
 
         call_command("migrate", "stallapp", "0001_initial", verbosity=0)  # the phases apply the rest

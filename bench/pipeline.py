@@ -23,7 +23,6 @@ import argparse
 import itertools
 import multiprocessing
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -529,8 +528,8 @@ def tail_figure(report, generator, moderator_ids, tail_rows: int = 1000) -> None
 def environment(conninfo) -> list[str]:
     from django.conf import settings
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    from bench.results import machine
+
     version = sql("SHOW server_version")[0][0]
     vector = sql("SELECT extversion FROM pg_extension WHERE extname = 'vector'")[0][0]
     shown = ", ".join(
@@ -541,8 +540,7 @@ def environment(conninfo) -> list[str]:
     # touched yet took ~2x as long (README, "Production settings"). PostgreSQL 17+ says whether it got them.
     huge_pages = sql("SELECT current_setting('huge_pages_status', true)")[0][0] or sql("SHOW huge_pages")[0][0]
     return [
-        f"machine: {cpu}, {os.cpu_count()} cores, {memory:.0f} GB RAM, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}",
+        f"machine: {machine()}",
         f"PostgreSQL {version}, pgvector {vector}; {shown}, huge pages: {huge_pages}",
         f"folding and index builds: maintenance_work_mem={settings.GOVA_MIGRATION_MAINTENANCE_WORK_MEM}, "
         f"max_parallel_maintenance_workers={settings.GOVA_MIGRATION_MAINTENANCE_WORKERS}",
@@ -771,10 +769,11 @@ def main(argv=None) -> int:
     parser.add_argument("--trends-flagged", type=int, default=10_000, help="flagged events per day for trends")
     args = parser.parse_args(argv)
 
+    from bench.results import results_file
     from bench.throwaway import throwaway_database
 
     os.environ["DJANGO_DEBUG"] = "false"  # the parent's queries are few; the ingest child runs with DEBUG on
-    with throwaway_database(DATABASE, server_settings=SERVER_SETTINGS) as conninfo:
+    with throwaway_database(DATABASE, server_settings=SERVER_SETTINGS) as conninfo, results_file("pipeline"):
         run(args, conninfo)
     return 0
 
