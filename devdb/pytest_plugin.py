@@ -1,5 +1,7 @@
 """pytest plugin: every test run gets a fresh embedded PostgreSQL and always stops it.
 
+With pytest-xdist (`-n 2`) the workers share the run's server, each in a test database of its own.
+
 Loaded with `-p` (pyproject addopts) so that it runs before pytest-django imports the settings:
 GOVA_PGDATA must point at the temporary folder by then. With DATABASE_URL set it does nothing.
 """
@@ -17,6 +19,10 @@ _temporary_folder = None
 def pytest_load_initial_conftests(early_config, parser, args):
     global _temporary_folder
     if os.environ.get("DATABASE_URL"):
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # A worker of pytest-xdist (-n): it inherits GOVA_PGDATA and uses the run's server with a test
+        # database of its own (pytest-django's _gw0, _gw1 ...); the main process stops the server.
         return
     _temporary_folder = tempfile.mkdtemp(prefix="gova-test-pg-")
     # Exported, not only set in settings: subprocesses of tests (manage.py runs) share the server.
