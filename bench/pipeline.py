@@ -537,7 +537,7 @@ def environment(conninfo) -> list[str]:
         for name in ("shared_buffers", "work_mem", "max_parallel_workers_per_gather", "synchronous_commit", "fsync")
     )
     # Without huge pages each backend maps shared_buffers 4 kB at a time: a search on pages its connection has not
-    # touched yet took ~2x as long (README, "Production settings"). PostgreSQL 17+ says whether it got them.
+    # touched yet took ~2x as long (docs/production.md, huge pages). PostgreSQL 17+ says whether it got them.
     huge_pages = sql("SELECT current_setting('huge_pages_status', true)")[0][0] or sql("SHOW huge_pages")[0][0]
     return [
         f"machine: {machine()}",

@@ -28,7 +28,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
-# HTTPS in production (README "Production settings"; `check --deploy` is clean with them).
+# HTTPS in production (docs/production.md; `check --deploy` is clean with them).
 # One switch for what is all or nothing behind TLS: redirect plain HTTP, cookies only over HTTPS.
 HTTPS = env.bool("DJANGO_HTTPS", default=False)
 SECURE_SSL_REDIRECT = HTTPS
@@ -137,7 +137,7 @@ AUTHENTICATION_BACKENDS = [
     # The old service logged users in by email; the admin by username: both work (accounts/backends.py).
     "accounts.backends.UsernameOrEmailBackend",
 ]
-# Admin login throttling (README "Admin login"). A username is locked after GOVA_LOGIN_FAILURE_LIMIT
+# Admin login throttling (docs/admin.md "Admin login"). A username is locked after GOVA_LOGIN_FAILURE_LIMIT
 # failures from anywhere, and so is an IP address whatever usernames it tried. Each failure costs
 # ~250 ms of Argon2: unthrottled, 40 guesses took 10 s. Unlock: manage.py axes_reset_username NAME,
 # axes_reset_ip ADDRESS, or axes_reset for everything.

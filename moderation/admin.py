@@ -1,7 +1,7 @@
 """The operators' console: records readable, the review queue, insight per moderator.
 
 Every changelist here is written against EXPLAIN at 1,000,000 evaluation events and 200,000 actions
-(README "The admin: the operators' console", `make bench`): counts are estimated or capped and deep
+(docs/admin.md, `make bench`): counts are estimated or capped and deep
 pages use keyset links (moderation/paginators.py), searches are exact matches an index serves, filters never run
 SELECT DISTINCT over an event table, and column sorting is limited to what an index orders.
 """

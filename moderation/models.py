@@ -172,7 +172,7 @@ class ActionEventQuerySet(ActivityQuerySet):
 
         Severity lives on the evaluation: the partial index action_awaiting_created_idx finds the
         awaiting rows (a few thousand of 200,000) and each joins its evaluation by primary key; the
-        sort is over the queue, not the table (EXPLAIN ANALYZE at 1M events / 200k actions in README).
+        sort is over the queue, not the table (EXPLAIN ANALYZE at 1M events / 200k actions: bench/results/).
         """
         return (
             self.filter(status=ActionStatus.AWAITING_APPROVAL)

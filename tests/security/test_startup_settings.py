@@ -2,7 +2,7 @@
 
 import pytest
 
-# The production values README "Production settings" documents (and .env.example lists).
+# The production values docs/production.md documents (and .env.example lists).
 PRODUCTION = {
     "DJANGO_DEBUG": "false",
     "DJANGO_SECRET_KEY": "k8Vq2m0ZrT4yN7xPw1sLc9bHf3gJd6uA-e5oRiWn_QzKjYtX8vBp",
