@@ -158,6 +158,7 @@ def test_bad_names_and_numbers_are_one_clear_error(command, args, message):
         call_command(command, *args, stdout=io.StringIO())
 
 
+@pytest.mark.server_timers
 def test_a_migration_behind_traffic_fails_fast_on_lock_timeout(risky_app, settings):
     settings.GOVA_MIGRATION_LOCK_TIMEOUT = "300ms"
     call_command("migrate", "riskyapp", "0001", verbosity=0)
