@@ -50,12 +50,9 @@ def ensure_pgvector_available(connection) -> None:
 def refuse_unsafe_migrate(sender, using, plan=None, **kwargs) -> None:
     """pre_migrate receiver: stop before the first migration runs, so nothing is half-applied."""
     # Imported here: dbops.operations (loaded by every migration file) imports this module.
-    from dbops.legacy_schema import ensure_not_legacy
     from dbops.migration_guard import allow_data_loss, ensure_no_unbacked_data_loss
 
     connection = connections[using]
-    # First: on the old service's database even contenttypes and auth must not be applied.
-    ensure_not_legacy(connection)
     ensure_pgvector_available(connection)
     if plan:
         ensure_no_unbacked_data_loss(connection, plan, allow=allow_data_loss.get())

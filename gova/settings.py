@@ -53,7 +53,9 @@ if not SALT_KEY or not all(salt.strip() for salt in SALT_KEY):
     raise ImproperlyConfigured("FIELD_ENCRYPTION_SALT_KEYS must list at least one non-empty salt")
 
 INSTALLED_APPS = [
-    "dbops",  # first: its pre_migrate check stops a migrate on a server without pgvector
+    # First: its pre_migrate check refuses the old service's database before any other check reads it.
+    "takeover",
+    "dbops",  # its pre_migrate check stops a migrate on a server without pgvector
     "devdb",
     "gova.secret_admin.SecretSafeAdminConfig",  # django.contrib.admin whose every ModelAdmin keeps secrets out
     "django.contrib.auth",

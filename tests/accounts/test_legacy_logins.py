@@ -7,13 +7,14 @@ from django.contrib.auth import authenticate
 from django.test import RequestFactory
 from django.urls import reverse
 
-from accounts.legacy import password_to_django, password_to_legacy
 from accounts.models import User
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse battery"
+# Django's Argon2 hasher stores argon2-cffi's PHC string behind its algorithm name.
+ARGON2_PREFIX = "argon2"
 
 
 def log_in(**credentials):
@@ -22,9 +23,9 @@ def log_in(**credentials):
 
 
 def legacy_user(**fields) -> User:
-    """A user as adoption leaves them: the old service's PHC hash behind Django's prefix."""
+    """A user as adoption leaves them: the old service's PHC hash behind Django's `argon2` prefix."""
     user = UserFactory(**fields)
-    User.objects.filter(pk=user.pk).update(password=password_to_django(argon2.PasswordHasher().hash(PASSWORD)))
+    User.objects.filter(pk=user.pk).update(password=ARGON2_PREFIX + argon2.PasswordHasher().hash(PASSWORD))
     return User.objects.get(pk=user.pk)
 
 
@@ -66,7 +67,7 @@ def test_the_admin_login_page_takes_an_email(client):
 
 def test_new_hashes_use_the_old_services_parameters_and_verify_there():
     user = UserFactory(password="a brand new password")
-    phc = password_to_legacy(user.password)
+    phc = user.password.removeprefix(ARGON2_PREFIX)
     hasher = argon2.PasswordHasher()
     assert hasher.verify(phc, "a brand new password")
     # The old service's cost parameters; only the salt is longer (Django's 22 characters, argon2-cffi's 16 bytes).

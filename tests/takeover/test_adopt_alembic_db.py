@@ -10,7 +10,7 @@ import argon2
 import pytest
 
 from tests.conftest import PROJECT_DIR
-from tests.dbops.legacy_service import LEGACY_KEY, OTHER_KEY, USERS, create_legacy_schema, fill, unseal
+from tests.takeover.legacy_service import LEGACY_KEY, OTHER_KEY, USERS, create_legacy_schema, fill, unseal
 
 pytestmark = pytest.mark.slow
 
@@ -256,6 +256,9 @@ def test_a_database_an_unguarded_migrate_already_touched_is_adopted(legacy_db, e
         "from django.apps import apps\n"
         "from django.core.management import call_command\n"
         "from django.db.models.signals import pre_migrate\n"
+        "pre_migrate.disconnect(\n"
+        "    sender=apps.get_app_config('takeover'), dispatch_uid='takeover_refuse_legacy_database'\n"
+        ")\n"
         "pre_migrate.disconnect(sender=apps.get_app_config('dbops'), dispatch_uid='dbops_refuse_unsafe_migrate')\n"
         "try:\n"
         f"    call_command('migrate', fake_initial={earlier_attempt.endswith('initial')}, verbosity=0)\n"

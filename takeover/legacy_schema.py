@@ -3,10 +3,11 @@
 LEGACY_DDL is the schema its five Alembic revisions leave (../shared/reference/original-schema.md):
 SQLAlchemy's unnamed constraints get PostgreSQL's default names (users_pkey, moderators_user_id_fkey),
 `index=True` gives ix_action_events_action_type, and only three columns have server defaults. It is
-built on a scratch database to check a live one and to take an adopted one back (dbops.adoption).
+built on a scratch database to check a live one and to take an adopted one back (takeover.adoption).
 """
 
 from django.core.management.base import CommandError
+from django.db import connections
 
 LEGACY_HEAD = "6cd8e388a6c5"
 LEGACY_TABLES = ("users", "moderators", "evaluation_events", "action_events")
@@ -120,6 +121,11 @@ def ensure_not_legacy(connection) -> None:
     if database_state(connection) == "legacy":
         raise LegacyDatabase(
             "this database belongs to the old Alembic service (it has an alembic_version table); migrate "
-            "changed nothing. Take it over with `{ADOPT_COMMAND} --dry-run`, then "
+            f"changed nothing. Take it over with `{ADOPT_COMMAND} --dry-run`, then "
             f"`{ADOPT_COMMAND}` (README: Switching from the Alembic service)."
         )
+
+
+def refuse_legacy_database(sender, using, **kwargs) -> None:
+    """pre_migrate receiver: stop before the first migration runs, so nothing is half-applied."""
+    ensure_not_legacy(connections[using])

@@ -4,7 +4,7 @@ Both sides are read with schema_check's catalog queries, so "done" means exactly
 calls in sync. What the reference has and the live database lacks is created from the reference's own
 definitions (pg_get_indexdef, pg_get_constraintdef, pg_get_triggerdef, pg_get_functiondef); an index or
 constraint of the same shape under another name is renamed, not rebuilt; what only the live database
-has is dropped. dbops.adoption uses it both ways: the old service's schema to our baseline, and back.
+has is dropped. takeover.adoption uses it both ways: the old service's schema to our baseline, and back.
 """
 
 from dataclasses import dataclass

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from django.core.management.base import CommandError
 
-from accounts.legacy import UnreadablePayload, legacy_key, payload_open, payload_seal
-from tests.dbops.legacy_service import LEGACY_KEY, OTHER_KEY, seal
+from takeover.legacy_formats import UnreadablePayload, legacy_key, payload_open, payload_seal
+from tests.takeover.legacy_service import LEGACY_KEY, OTHER_KEY, seal
 
 DOCUMENT = {"access_token": "a", "refresh_token": "r", "expires_in": 604800, "token_type": "Bearer"}
 

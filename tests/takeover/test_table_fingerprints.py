@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from dbops.adoption import table_fingerprints
+from takeover.adoption import table_fingerprints
 from tests.factories import EvaluationEventFactory
 
 pytestmark = pytest.mark.django_db

@@ -2,9 +2,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
-from accounts.legacy import LEGACY_KEY_VARIABLE, legacy_key
-from dbops import adoption
 from dbops.locking import migration_session
+from takeover import adoption
+from takeover.legacy_formats import LEGACY_KEY_VARIABLE, legacy_key
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@
 The DDL is replayed revision by revision, written from ../shared/reference/original-schema.md the way
 SQLAlchemy and Alembic emit it (unnamed constraints get PostgreSQL's default names, `index=True` gives
 ix_<table>_<column>, server defaults only where the models had server_default). It is deliberately not
-dbops.legacy_schema.LEGACY_DDL: the command's idea of the legacy schema is under test.
+takeover.legacy_schema.LEGACY_DDL: the command's idea of the legacy schema is under test.
 """
 
 import base64

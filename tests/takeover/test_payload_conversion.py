@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 
 from accounts.models import User
-from dbops import adoption
-from tests.dbops.legacy_service import LEGACY_KEY, seal
+from takeover import adoption
 from tests.factories import UserFactory
+from tests.takeover.legacy_service import LEGACY_KEY, seal
 
 pytestmark = pytest.mark.django_db
 

@@ -2,11 +2,11 @@
 
 Adoption, in one transaction under the migration lock: check the legacy schema, refuse rows our constraints
 would reject, convert password hashes and OAuth payloads, bridge the schema to what our baseline migrations
-(dbops.legacy_schema.BASELINE_TARGETS) build and record those migrations, compare every table's fingerprint
+(takeover.legacy_schema.BASELINE_TARGETS) build and record those migrations, compare every table's fingerprint
 before and after. Later migrations then run as a plain `migrate` would run them. Revert undoes the
 migrations after the baseline, then bridges back to the legacy schema and formats in one transaction.
 
-The bridge's DDL is not written by hand: it is derived (dbops.schema_bridge) from a scratch database built by
+The bridge's DDL is not written by hand: it is derived (takeover.schema_bridge) from a scratch database built by
 the baseline migrations (or the legacy DDL), so the result is what `schema_check` compares against.
 """
 
@@ -25,10 +25,13 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import CheckConstraint
 
-from accounts import legacy
 from accounts.fields import DecryptionError
 from accounts.models import User
-from dbops.legacy_schema import (
+from dbops.locking import is_lock_timeout
+from dbops.operations import uuidv7_fallback_sql
+from dbops.schema_check import read_catalog, scratch_database
+from takeover import legacy_formats
+from takeover.legacy_schema import (
     ADOPT_COMMAND,
     BASELINE_TARGETS,
     LEGACY_DDL,
@@ -36,10 +39,7 @@ from dbops.legacy_schema import (
     LEGACY_TABLES,
     database_state,
 )
-from dbops.locking import is_lock_timeout
-from dbops.operations import uuidv7_fallback_sql
-from dbops.schema_bridge import Bridge, bridge
-from dbops.schema_check import read_catalog, scratch_database
+from takeover.schema_bridge import Bridge, bridge
 
 BATCH_SIZE = 1000
 # Columns whose values the conversion rewrites: left out of the before/after fingerprints.
@@ -323,8 +323,8 @@ def payloads_to_django(connection, key: bytes | None, *, write: bool, progress=N
         updates = []
         for user_id, stored in batch:
             try:
-                document, kind = legacy.payload_open(stored, user_id=user_id, key=key)
-            except legacy.UnreadablePayload as exc:
+                document, kind = legacy_formats.payload_open(stored, user_id=user_id, key=key)
+            except legacy_formats.UnreadablePayload as exc:
                 if not _is_ours(field, stored):  # written by this project before (a `migrate --fake-initial`)
                     unreadable.append((user_id, str(exc)))
                 continue
@@ -359,7 +359,7 @@ def payloads_to_legacy(connection, key: bytes | None, *, write: bool, progress=N
                 continue
             counts["re-encrypted for the old service"] += 1
             if key is not None:
-                updates.append((legacy.payload_seal(document, user_id=user_id, key=key), user_id))
+                updates.append((legacy_formats.payload_seal(document, user_id=user_id, key=key), user_id))
         if write and updates:
             with connection.cursor() as cursor:
                 cursor.executemany("UPDATE users SET discord_oauth_payload = %s WHERE user_id = %s::uuid", updates)
@@ -388,9 +388,9 @@ def _require_key_for_payloads(connection, key, *, verb: str) -> None:
     payloads = _count(connection, "SELECT count(*) FROM users WHERE discord_oauth_payload IS NOT NULL")
     if payloads:
         raise AdoptionRefused(
-            f"{payloads} user(s) have an OAuth payload and {legacy.LEGACY_KEY_VARIABLE} is not set: refusing to "
-            f"{verb} without converting them; nothing was changed. Set it to the old service's ENCRYPTION_KEY "
-            "in the environment (never on the command line) and run again."
+            f"{payloads} user(s) have an OAuth payload and {legacy_formats.LEGACY_KEY_VARIABLE} is not set: "
+            f"refusing to {verb} without converting them; nothing was changed. Set it to the old service's "
+            "ENCRYPTION_KEY in the environment (never on the command line) and run again."
         )
 
 
