@@ -122,7 +122,7 @@ def ensure_not_legacy(connection) -> None:
         raise LegacyDatabase(
             "this database belongs to the old Alembic service (it has an alembic_version table); migrate "
             f"changed nothing. Take it over with `{ADOPT_COMMAND} --dry-run`, then "
-            f"`{ADOPT_COMMAND}` (README: Switching from the Alembic service)."
+            f"`{ADOPT_COMMAND}` (docs/switching-from-alembic.md)."
         )
 
 
