@@ -369,7 +369,7 @@ def record_one(item: EvaluationInput) -> RecordedEvaluation:
     batch = Batch([item])
     pg = _django_pg_connection()
     cursor, params = vector_cursor(pg), batch.single_params()
-    with _translated_errors(batch), _savepoint_in_callers_transaction():  # the statement is its own transaction
+    with _translated_errors(batch), _savepoint_in_callers_transaction():  # its own transaction outside the caller's
         behaviour_score, created_at = cursor.execute(SINGLE_SQL, params, prepare=True, binary=True).fetchone()
     return RecordedEvaluation(params[0], behaviour_score, created_at)
 
