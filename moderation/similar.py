@@ -14,6 +14,9 @@ Every statement of a search runs in one transaction with SET LOCAL settings (in 
 savepoint rolled back afterwards, so the settings end with the search); the search itself is one statement,
 so it sees one snapshot: a committed row is found whether or not it has been folded into a graph.
 A graph scan that returns fewer than k rows while more exist is repeated exactly: never fewer rows than exist.
+
+The module finds keys and distances and reads no models: EvaluationEvent.objects.similar loads the rows, so the
+models depend on this module and never the other way round.
 """
 
 import contextlib
