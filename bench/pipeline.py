@@ -41,6 +41,14 @@ SEED = 20261126
 BATCH = 1000
 LEGACY_ROWS = 1000  # the old path runs ~70-140 rows/s: ~10 s, so one slow or fast graph insert does not sway the rate
 SERVER_SETTINGS = {"shared_buffers": "2GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min"}
+MODERATOR_CONF = {
+    "guild_id": 123456789012345678, "channel_ids": [1, 2], "guild_summary": "A benchmark community",
+    "guidelines": "Be kind. No slurs, no spam.", "instructions": None,
+    "actions": [
+        {"type": "reply", "requires_approval": False},
+        {"type": "timeout", "requires_approval": True, "default_params": {"duration": 600}},
+    ],
+}  # fmt: skip
 
 
 # -- the data ------------------------------------------------------------------------------------------------------
@@ -218,7 +226,7 @@ def copy_child(events, embedded_share, moderator_ids, end, results) -> None:
         from psycopg.types.json import Jsonb
 
         from gova.db import uuid7
-        from moderation import ingest
+        from moderation.vectors import vector_info
 
         generator = Generator(events, embedded_share, moderator_ids, end)
         connection.ensure_connection()
@@ -226,7 +234,7 @@ def copy_child(events, embedded_share, moderator_ids, end, results) -> None:
 
         def copy_batch(items):
             with psycopg.Cursor(pg) as cursor:
-                register_vector_info(cursor, ingest.vector_info(pg))
+                register_vector_info(cursor, vector_info(pg))
                 with cursor.copy(
                     "COPY evaluation_events_copy (event_id, moderator_id, platform_user_id, severity_score, "
                     "behaviour_score, context, embedding, created_at) FROM STDIN (FORMAT BINARY)"
@@ -311,6 +319,20 @@ class Report:
         print(line.format(*("-" * w for w in widths)))
         for row in self.rows:
             print(line.format(*row))
+
+
+def create_moderators(count: int, first: int = 0) -> list:
+    """`count` moderators, each with a user of its own (no password: nobody logs in), through the service."""
+    from accounts.models import User
+    from moderation.services import moderator_create
+
+    moderators = []
+    for n in range(first, first + count):
+        user = User.objects.create_user(username=f"bench{n}", email=f"bench{n}@example.com")
+        moderators.append(
+            moderator_create(user=user, name=f"moderator {n}", platform_server_id=f"guild-{n}", conf=MODERATOR_CONF)
+        )
+    return moderators
 
 
 def create_copy_table() -> None:
@@ -559,11 +581,10 @@ def run(args, conninfo) -> None:
     from moderation.similar import Filters, search
     from moderation.stats import moderator_stats
     from moderation.trends import content_trends
-    from tests.factories import ModeratorFactory
 
     call_command("migrate", verbosity=0)
     end = datetime.now(UTC)
-    moderators = [ModeratorFactory() for _ in range(MODERATORS)]
+    moderators = create_moderators(MODERATORS)
     moderator_ids = [m.pk for m in moderators]
     create_copy_table()
     report = Report()
@@ -649,12 +670,12 @@ def run(args, conninfo) -> None:
 
     from pgvector.psycopg.vector import register_vector_info
 
-    from moderation import ingest
+    from moderation.vectors import vector_info
 
     connection.ensure_connection()
     pg = connection.connection
     plain = psycopg.Cursor(pg)
-    register_vector_info(plain, ingest.vector_info(pg))
+    register_vector_info(plain, vector_info(pg))
 
     def plain_insert():
         plain.execute(
@@ -738,7 +759,7 @@ def run(args, conninfo) -> None:
     sql("VACUUM ANALYZE action_events")
     queue_figures(report, actions)
 
-    trends_moderator = ModeratorFactory()
+    (trends_moderator,) = create_moderators(1, first=MODERATORS)
     print(f"seeding trends: {args.trends_flagged:,} flagged events a day ...", flush=True)
     seed_trends(trends_moderator.pk, args.trends_flagged, datetime.now(UTC))
     trends_ms, trends = timed(lambda: content_trends(moderator_id=trends_moderator.pk), 2)

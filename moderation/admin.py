@@ -15,8 +15,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, Q
-from django.db.models.expressions import RawSQL
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -36,19 +34,17 @@ from moderation.models import (
 )
 from moderation.paginators import EstimatedCountPaginator
 from moderation.services import action_event_approve, action_event_reject
+from moderation.stats import (
+    PAGE_COUNT_CAP,
+    SEVERITY_BANDS,
+    SEVERITY_SAMPLE,
+    capped_count,
+    moderator_insight,
+    severity_band,
+)
 
 DECIDE_PERMISSION = "moderation.decide_action"
-INSIGHT_DAYS = 30
 LIST_COUNT_CAP = 1_000  # per moderator row: at most this many index entries read per count
-# On one moderator's page. Both bounded reads cost the busiest moderator of 1M events ~15 ms at 100,000
-# and 10,000 rows; a tenth of that is the same picture at a tenth of the time.
-PAGE_COUNT_CAP = 10_000
-SEVERITY_SAMPLE = 5_000
-SEVERITY_BANDS = {  # label, lower bound (inclusive), upper bound (exclusive; None = up to 1)
-    "low": ("low (< 0.3)", 0.0, 0.3),
-    "medium": ("medium (0.3 – 0.7)", 0.3, 0.7),
-    "high": ("high (≥ 0.7)", 0.7, None),
-}
 CREATED_WITHIN = {"today": ("today", 0), "7d": ("past 7 days", 6), "30d": ("past 30 days", 29)}
 STATUS_COLOURS = {
     ActionStatus.AWAITING_APPROVAL: "#b36b00", ActionStatus.COMPLETED: "#2e7d32", ActionStatus.FAILED: "#c62828",
@@ -83,27 +79,8 @@ def message_field(context, key: str, default: str = "—") -> str:
     return default if value in (None, "") else str(value)
 
 
-def capped_count(table: str, cap: int) -> RawSQL:
-    """The row's moderator's rows in `table`, counted up to cap + 1.
-
-    `SELECT 1`, not the key, so the count is an index-only scan of *_mod_created_idx; the LIMIT bounds
-    it for the busiest moderator (a plain COUNT read 1,000,000 index entries for one at 1M events).
-    """
-    return RawSQL(
-        f"SELECT count(*) FROM (SELECT 1 FROM {table} e WHERE e.moderator_id = moderators.moderator_id "
-        f"LIMIT {cap + 1}) c",
-        [],
-        output_field=models.IntegerField(),
-    )
-
-
 def shown_count(value: int, cap: int) -> str:
     return f"{cap:,}+" if value > cap else f"{value:,}"
-
-
-def severity_band(key: str, field: str = "severity_score") -> Q:
-    _, low, high = SEVERITY_BANDS[key]
-    return Q(**{f"{field}__gte": low}) & (Q(**{f"{field}__lt": high}) if high is not None else Q())
 
 
 # -- list filters that never read the table to list their choices --------------------------------
@@ -493,65 +470,26 @@ class ModeratorAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         moderator = Moderator.objects.filter(pk=object_id).first() if _is_uuid(object_id) else None
         if moderator is not None:
-            extra_context = {**(extra_context or {}), **moderator_insight(moderator)}
+            extra_context = {**(extra_context or {}), **insight_context(moderator_insight(moderator.pk))}
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-def moderator_insight(moderator: Moderator) -> dict:
-    """Counts, activity per day for INSIGHT_DAYS, severity distribution and the behaviour leaderboard."""
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    since = today - timedelta(days=INSIGHT_DAYS - 1)
-    days = [(since + timedelta(days=n)).date() for n in range(INSIGHT_DAYS)]
-    evaluations = EvaluationEvent.objects.filter(created_at__gte=since).activity(moderator.pk, "day")
-    actions = ActionEvent.objects.filter(created_at__gte=since).activity(moderator.pk, "day")
-    per_day = {
-        "evaluations": {row["bucket"].date(): row["count"] for row in evaluations},
-        "actions": {row["bucket"].date(): row["count"] for row in actions},
-    }
-    # The latest SEVERITY_SAMPLE evaluations of the window: a bounded read for the busiest moderator
-    # (every evaluation of 30 days took 173 ms for one with 8% of 1M events; severity is not in an index).
-    recent = (
-        EvaluationEvent.objects.filter(moderator_id=moderator.pk, created_at__gte=since)
-        .order_by("-created_at")
-        .values("severity_score")[:SEVERITY_SAMPLE]
-    )
-    bands = recent.aggregate(**{key: Count("severity_score", filter=severity_band(key)) for key in SEVERITY_BANDS})
-    totals = _capped_totals(moderator)
-    # Index-only (evaluation_mod_user_scores_idx); the authors' names come from those 10 rows' context alone.
-    leaders = EvaluationEvent.objects.behaviour_leaderboard(moderator.pk, limit=10)
-    usernames = dict(
-        EvaluationEvent.objects.filter(pk__in=[leader["event_id"] for leader in leaders]).values_list(
-            "event_id", "context__username"
-        )
-    )
+def insight_context(insight: dict) -> dict:
+    """The moderator page's insight (moderation.stats.moderator_insight) as template context: capped counts
+    shown as such, charts drawn."""
+    days = insight["days"]
     return {
-        "insight_days": INSIGHT_DAYS,
+        "insight_days": days,
         "insight_severity_sample": f"{SEVERITY_SAMPLE:,}",
-        "insight_totals": totals,
+        "insight_totals": {name: shown_count(count, PAGE_COUNT_CAP) for name, count in insight["totals"].items()},
         "insight_activity_chart": charts.daily_bars(
-            days, per_day, f"Evaluations and actions per day, last {INSIGHT_DAYS} days"
+            insight["dates"], insight["per_day"], f"Evaluations and actions per day, last {days} days"
         ),
         "insight_severity_chart": charts.horizontal_bars(
-            [(SEVERITY_BANDS[key][0], bands[key]) for key in SEVERITY_BANDS],
-            f"Severity of the latest {SEVERITY_SAMPLE:,} evaluations of the last {INSIGHT_DAYS} days",
+            [(label, insight["severity"][key]) for key, (label, _, _) in SEVERITY_BANDS.items()],
+            f"Severity of the latest {SEVERITY_SAMPLE:,} evaluations of the last {days} days",
         ),
-        "insight_leaders": [{**leader, "username": usernames.get(leader["event_id"]) or "—"} for leader in leaders],
-    }
-
-
-def _capped_totals(moderator: Moderator) -> dict:
-    totals = (
-        Moderator.objects.filter(pk=moderator.pk)
-        .annotate(
-            evaluation_count=capped_count("evaluation_events", PAGE_COUNT_CAP),
-            action_count=capped_count("action_events", PAGE_COUNT_CAP),
-        )
-        .values("evaluation_count", "action_count")
-        .get()
-    )
-    return {
-        "evaluations": shown_count(totals["evaluation_count"], PAGE_COUNT_CAP),
-        "actions": shown_count(totals["action_count"], PAGE_COUNT_CAP),
+        "insight_leaders": [{**leader, "username": leader["username"] or "—"} for leader in insight["leaders"]],
     }
 
 

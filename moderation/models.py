@@ -11,7 +11,9 @@ from django.utils import timezone
 from pgvector.django import VectorField
 
 from gova.db import uuid7_primary_key
+from moderation.similar import UnknownEvaluation, neighbours
 from moderation.validators import validate_moderator_conf
+from moderation.vectors import EMBEDDING_DIMENSIONS
 
 # -- choices (module level so Meta and querysets can see them) ---------------------------
 
@@ -38,10 +40,6 @@ class ActionStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     REJECTED = "rejected", "Rejected"
 
-
-# Width of EvaluationEvent.embedding: Qwen3-Embedding-0.6B gives 1024. A constant, not a setting: the
-# column's type is schema, so changing it is a migration (and a re-embedding of every stored row).
-EMBEDDING_DIMENSIONS = 1024
 
 SCORE_RANGE = [MinValueValidator(0.0), MaxValueValidator(1.0)]  # forms name the field; CHECKs guard the rest
 
@@ -141,16 +139,33 @@ class EvaluationEventQuerySet(ActivityQuerySet):
             "event_id", "severity_score", "behaviour_score", "created_at"
         )
 
-    def similar(self, embedding=None, *, to_event=None, k=10, moderator_id=None, since=None, until=None):
+    def similar(
+        self, embedding=None, *, to_event=None, k=10, moderator_id=None, since=None, until=None, strategy=None
+    ) -> list:
         """The k evaluations nearest by cosine distance to a vector or to an evaluation (itself excluded), as a
-        list nearest first, each with `.distance`; optionally one moderator's, created in [since, until).
+        list nearest first, each with `.distance` (embeddings deferred); optionally one moderator's, created in
+        [since, until).
 
         Never fewer than k rows when k exist; the strategy (HNSW parts + exact tail, iterative scan, or exact)
-        is chosen per query from the planner's row estimate and the pgvector version: see moderation.similar.
+        is chosen per query from the planner's row estimate and the pgvector version (`strategy` overrides it:
+        "hnsw", "iterative" or "exact"): see moderation.similar. An unknown to_event raises DoesNotExist.
         """
-        from moderation.similar import similar
-
-        return similar(embedding, to_event=to_event, k=k, moderator_id=moderator_id, since=since, until=until)
+        target = to_event.pk if isinstance(to_event, EvaluationEvent) else to_event
+        try:
+            found = neighbours(
+                embedding, to_event_id=target, k=k, moderator_id=moderator_id, since=since, until=until,
+                strategy=strategy,
+            )  # fmt: skip
+        except UnknownEvaluation as missing:
+            raise EvaluationEvent.DoesNotExist(str(missing)) from None
+        events = EvaluationEvent.objects.defer("embedding").in_bulk([event_id for event_id, _ in found])
+        result = []
+        for event_id, distance in found:
+            event = events.get(event_id)
+            if event is not None:  # deleted between the two statements
+                event.distance = distance
+                result.append(event)
+        return result
 
     def nearest(self, embedding, limit=10):
         """similar(embedding, k=limit): a list of the closest events by cosine distance, each with `.distance`."""

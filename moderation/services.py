@@ -1,14 +1,12 @@
 """Writes to the moderation tables. Each service validates (full_clean, or the ingest checks) before it saves."""
 
-import contextlib
-import itertools
 from collections.abc import Iterable
 from typing import Protocol
 
 import psycopg
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from moderation import ingest, vector_index
@@ -36,25 +34,16 @@ def evaluation_event_record(
 
     Scores are rounded to 2 decimals as the service always did. Bad input raises ValidationError, nothing written.
     """
-    batch = ingest.Batch([EvaluationInput(moderator.pk, platform_user_id, severity_score, context, embedding)])
-    connection.ensure_connection()
-    pg = connection.connection
-    cursor, params = ingest.vector_cursor(pg), batch.single_params()
-    try:
-        with _savepoint_in_callers_transaction():  # the statement is its own transaction outside the caller's
-            row = cursor.execute(ingest.SINGLE_SQL, params, prepare=True, binary=True).fetchone()
-    except psycopg.errors.ForeignKeyViolation as exc:
-        raise (batch.offending_moderator(exc) or exc) from None
-    behaviour_score, created_at = row
+    recorded = ingest.record_one(EvaluationInput(moderator.pk, platform_user_id, severity_score, context, embedding))
     event = EvaluationEvent(
-        event_id=params[0],
+        event_id=recorded.event_id,
         moderator=moderator,
         platform_user_id=platform_user_id,
         severity_score=round(severity_score, 2),
-        behaviour_score=behaviour_score,
+        behaviour_score=recorded.behaviour_score,
         context=context,
         embedding=embedding,
-        created_at=created_at,
+        created_at=recorded.created_at,
     )
     event._state.adding = False
     return event
@@ -69,12 +58,7 @@ def evaluation_events_record(*, events: Iterable[EvaluationInput]) -> list[Recor
     A bad item (type, score range, embedding width, unknown moderator) raises ValidationError naming it, and
     nothing of the batch is written. Inside the caller's transaction the batch runs in a savepoint.
     """
-    batch = ingest.Batch(events)
-    connection.ensure_connection()
-    pg = connection.connection
-    params = batch.insert_params(ingest.vector_info(pg).oid)
-    with _savepoint_in_callers_transaction() as own_transaction:
-        return ingest.recorded(_run_batch(pg, batch, params, own_transaction=own_transaction).fetchall())
+    return ingest.record(events)
 
 
 def evaluation_events_record_stream(*, events: Iterable[EvaluationInput], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
@@ -87,97 +71,7 @@ def evaluation_events_record_stream(*, events: Iterable[EvaluationInput], batch_
     A rejected batch raises (naming the item); the batches before it stay committed, none after it is written.
     Inside the caller's transaction each batch runs in a savepoint.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-    connection.ensure_connection()
-    pg = connection.connection
-    upcoming = _Upcoming(events, batch_size, ingest.vector_info(pg).oid)
-    upcoming.read()
-    upcoming.prepare()
-    recorded = 0
-    while (prepared := upcoming.take()) is not None:
-        upcoming.read()
-        batch, params = prepared
-        # Only the count: not decoding 1,000 result rows saves ~2 ms a batch while the server waits.
-        with _savepoint_in_callers_transaction() as own_transaction:
-            cursor = _run_batch(pg, batch, params, own_transaction=own_transaction, meanwhile=upcoming.prepare)
-            recorded += cursor.rowcount
-    return recorded
-
-
-@contextlib.contextmanager
-def _savepoint_in_callers_transaction():
-    """Yields whether the batch runs its own transaction; inside the caller's it runs in a savepoint, so that a
-    rejected batch leaves the caller's transaction usable."""
-    if connection.in_atomic_block:
-        with transaction.atomic():
-            yield False
-    else:
-        yield True
-
-
-class _Upcoming:
-    """A stream's next batch: read from the events while the connection is idle, then validated and encoded
-    while the server records the batch before it. An error preparing it is kept until that batch has an outcome,
-    so it is raised in order (a server error in the earlier batch comes first)."""
-
-    def __init__(self, events: Iterable[EvaluationInput], batch_size: int, vector_oid: int):
-        self._events, self._batch_size, self._vector_oid = iter(events), batch_size, vector_oid
-        self._chunk: list | None = None
-        self._prepared: tuple[ingest.Batch, dict] | None = None
-        self._error: Exception | None = None
-
-    def read(self) -> None:
-        self._chunk = list(itertools.islice(self._events, self._batch_size))
-
-    def prepare(self) -> None:
-        """Never raises: called while a batch's statements are in flight."""
-        chunk, self._chunk = self._chunk, None
-        try:
-            if chunk:
-                batch = ingest.Batch(chunk)
-                self._prepared = batch, batch.insert_params(self._vector_oid)
-        except Exception as exc:
-            self._error = exc
-
-    def take(self) -> tuple[ingest.Batch, dict] | None:
-        if self._error is not None:
-            raise self._error
-        prepared, self._prepared = self._prepared, None
-        return prepared
-
-
-def _run_batch(
-    pg: psycopg.Connection, batch: ingest.Batch, params: dict, *, own_transaction: bool, meanwhile=None
-) -> psycopg.Cursor:
-    """One batch in one pipeline; returns the cursor holding its rows (INSERT_SQL's). `meanwhile` (which must
-    not raise or touch the connection) runs once every statement is on the wire, before the results are read."""
-    fk_name, cursor = ingest.moderator_fk_name(pg), ingest.vector_cursor(pg)
-    try:
-        with pg.pipeline():
-            if own_transaction:
-                psycopg.Cursor(pg).execute("BEGIN")
-            psycopg.Cursor(pg).execute(ingest.constraint_sql(fk_name))
-            # prepare=True: kept prepared per connection where DATABASES' OPTIONS allow it (prepare_threshold set;
-            # Django's default turns prepared statements off, for poolers), which saves ~1-3 ms of planning a batch.
-            psycopg.Cursor(pg).execute(ingest.LOCK_SQL, [batch.lock_keys], prepare=True)
-            cursor.execute(ingest.INSERT_SQL, params, prepare=True, binary=True)
-            if own_transaction:
-                psycopg.Cursor(pg).execute("COMMIT")
-            if meanwhile is not None:
-                meanwhile()
-    except psycopg.errors.ForeignKeyViolation as exc:
-        _abandon(pg, own_transaction)
-        raise (batch.offending_moderator(exc) or exc) from None
-    except BaseException:
-        _abandon(pg, own_transaction)
-        raise
-    return cursor
-
-
-def _abandon(pg: psycopg.Connection, own_transaction: bool) -> None:
-    if own_transaction and pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        pg.execute("ROLLBACK")
+    return ingest.record_stream(events, batch_size)
 
 
 async def aevaluation_events_record(*, events: Iterable[EvaluationInput]) -> list[RecordedEvaluation]:
@@ -192,30 +86,7 @@ async def evaluation_events_record_async(
 
     The connection must be in autocommit mode (psycopg's default is not): each batch is its own transaction.
     """
-    if not pg.autocommit:
-        raise ValueError("evaluation_events_record_async needs an autocommit AsyncConnection (autocommit=True)")
-    batch = ingest.Batch(events)
-    info = getattr(pg, "_gova_vector_info", None)
-    if info is None:
-        info = pg._gova_vector_info = await psycopg.types.TypeInfo.fetch(pg, "vector")
-    fk_name = getattr(pg, "_gova_moderator_fk", None)
-    if fk_name is None:
-        fk_name = pg._gova_moderator_fk = (await (await pg.execute(ingest.MODERATOR_FK_SQL)).fetchone())[0]
-    async with ingest.binary_vector_cursor(pg, info) as cursor:
-        try:
-            async with pg.pipeline():
-                await pg.execute("BEGIN")
-                await pg.execute(ingest.constraint_sql(fk_name))
-                await pg.execute(ingest.LOCK_SQL, [batch.lock_keys], prepare=True)
-                await cursor.execute(ingest.INSERT_SQL, batch.insert_params(info.oid), prepare=True, binary=True)
-                await pg.execute("COMMIT")
-        except BaseException as exc:
-            if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                await pg.execute("ROLLBACK")
-            if isinstance(exc, psycopg.errors.ForeignKeyViolation):
-                raise batch.offending_moderator(exc) or exc from None
-            raise
-        return ingest.recorded(await cursor.fetchall())
+    return await ingest.record_async(events, pg)
 
 
 @transaction.atomic

@@ -14,6 +14,9 @@ Every statement of a search runs in one transaction with SET LOCAL settings (in 
 savepoint rolled back afterwards, so the settings end with the search); the search itself is one statement,
 so it sees one snapshot: a committed row is found whether or not it has been folded into a graph.
 A graph scan that returns fewer than k rows while more exist is repeated exactly: never fewer rows than exist.
+
+The module finds keys and distances and reads no models: EvaluationEvent.objects.similar loads the rows, so the
+models depend on this module and never the other way round.
 """
 
 import contextlib
@@ -28,9 +31,7 @@ from django.db import connection
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from moderation import ingest
-from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent
-from moderation.vector_index import range_condition
+from moderation.vectors import EMBEDDING_DIMENSIONS, vector_cursor
 
 # Candidates per graph scan. Measured on a 200k x 1024-d part of clustered data (256 topics), warm, recall@10
 # against exact search over the part: ef_search 40 (pgvector's default) 0.83; 100 0.88 in 2.9 ms; 200 0.94 in
@@ -85,6 +86,16 @@ FILTER_CLAUSES = {
 }
 
 
+def range_condition(low: uuid.UUID, high: uuid.UUID | None) -> sql.Composed:
+    """The WHERE clause that lets the planner use the part over [low, high) (or the tail from low): the bounds of
+    moderation.vector_index.index_sql's predicate, as literals (the planner matches a partial index only by
+    constants)."""
+    condition = sql.SQL("event_id >= {}::uuid").format(sql.Literal(str(low)))
+    if high is not None:
+        condition += sql.SQL(" AND event_id < {}::uuid").format(sql.Literal(str(high)))
+    return condition
+
+
 def where_clause(filtered: frozenset) -> sql.Composable:
     """The WHERE clause for the filters named in `filtered` (keys of FILTER_CLAUSES), values as placeholders."""
     clauses = ["embedding IS NOT NULL"] + [clause for name, clause in FILTER_CLAUSES.items() if name in filtered]
@@ -98,22 +109,27 @@ class Plan:
     parts: tuple = ()
 
 
-def similar(
+class UnknownEvaluation(LookupError):
+    """No evaluation has the key given as to_event_id."""
+
+
+def neighbours(
     embedding=None,
     *,
-    to_event: EvaluationEvent | uuid.UUID | None = None,
+    to_event_id: uuid.UUID | str | None = None,
     k: int = 10,
     moderator_id=None,
     since: datetime | None = None,
     until: datetime | None = None,
     strategy: str | None = None,
-) -> list[EvaluationEvent]:
-    """The k nearest evaluations (by cosine distance, `.distance` set, nearest first; embeddings deferred).
+) -> list[tuple[uuid.UUID, float]]:
+    """[(event_id, distance)] of the k nearest evaluations by cosine distance, nearest first, on Django's connection
+    (EvaluationEvent.objects.similar loads them as models).
 
-    Give a vector, or `to_event` (an evaluation or its key: its own embedding, itself excluded). `strategy`
-    overrides the choice (the benchmark compares them); None picks one per query.
+    Give a vector, or `to_event_id` (its stored embedding; that evaluation excluded; UnknownEvaluation when there
+    is none). `strategy` overrides the choice (the benchmark compares them); None picks one per query.
     """
-    if (embedding is None) == (to_event is None):
+    if (embedding is None) == (to_event_id is None):
         raise ValueError("give either an embedding or to_event")
     if not 1 <= k <= 1000:
         raise ValueError("k must be between 1 and 1000")
@@ -122,22 +138,14 @@ def similar(
     )
     connection.ensure_connection()
     pg = connection.connection
-    if to_event is not None:
-        event_id = to_event.pk if isinstance(to_event, EvaluationEvent) else uuid.UUID(str(to_event))
+    if to_event_id is not None:
+        event_id = uuid.UUID(str(to_event_id))
         embedding = _stored_embedding(pg, event_id)
         filters = Filters(filters.moderator_id, since, until, exclude_event_id=event_id)
     query = np.asarray(embedding, dtype=np.float32)
     if query.shape != (EMBEDDING_DIMENSIONS,) or not np.isfinite(query).all():
         raise ValueError(f"the query vector must have {EMBEDDING_DIMENSIONS} finite values")
-    found = search(pg, query, k, filters, strategy)
-    events = EvaluationEvent.objects.defer("embedding").in_bulk([event_id for event_id, _ in found])
-    result = []
-    for event_id, distance in found:
-        event = events.get(event_id)
-        if event is not None:  # deleted between the two statements
-            event.distance = distance
-            result.append(event)
-    return result
+    return search(pg, query, k, filters, strategy)
 
 
 def search(pg, query: np.ndarray, k: int, filters: Filters, strategy: str | None = None) -> list[tuple]:
@@ -200,7 +208,7 @@ def _run(pg, query: np.ndarray, k: int, filters: Filters, chosen: Plan, *, expla
     # changed their plans), and a failed search leaves the caller's transaction usable.
     own_transaction = bool(settings) and pg.autocommit and pg.info.transaction_status == TransactionStatus.IDLE
     in_savepoint = bool(settings) and not own_transaction
-    cursor = ingest.vector_cursor(pg)
+    cursor = vector_cursor(pg)
     try:
         with pg.pipeline():
             if own_transaction:
@@ -293,13 +301,10 @@ def _exists_more(pg, filters: Filters, found: int) -> bool:
 
 
 def _stored_embedding(pg, event_id: uuid.UUID) -> np.ndarray:
-    row = (
-        ingest.vector_cursor(pg)
-        .execute("SELECT embedding FROM evaluation_events WHERE event_id = %s", [event_id])
-        .fetchone()
-    )
+    cursor = vector_cursor(pg)
+    row = cursor.execute("SELECT embedding FROM evaluation_events WHERE event_id = %s", [event_id]).fetchone()
     if row is None:
-        raise EvaluationEvent.DoesNotExist(f"no evaluation {event_id}")
+        raise UnknownEvaluation(f"no evaluation {event_id}")
     if row[0] is None:
         raise ValueError(f"evaluation {event_id} has no embedding")
     return row[0].to_numpy()

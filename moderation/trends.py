@@ -18,7 +18,7 @@ from django.utils import timezone
 from psycopg.adapt import Loader
 from psycopg.pq import Format
 
-from moderation import ingest
+from moderation.vectors import vector_info
 
 DEFAULT_THRESHOLD = 0.7  # severity at or above which an evaluation counts as flagged
 DEFAULT_SIMILARITY = 0.8  # cosine similarity to a cluster's leader to join it
@@ -149,7 +149,7 @@ def _flagged(moderator_id, start, split, end, threshold, limit) -> list:
     }  # fmt: skip
     with psycopg.Cursor(pg) as cursor:
         # Straight to numpy: pgvector's own loader byteswaps each vector through a Python array (~20 us a row).
-        cursor.adapters.register_loader(ingest.vector_info(pg).oid, _NumpyVectorLoader)
+        cursor.adapters.register_loader(vector_info(pg).oid, _NumpyVectorLoader)
         return cursor.execute(FLAGGED_SQL, params, binary=True).fetchall()
 
 

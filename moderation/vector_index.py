@@ -43,19 +43,12 @@ def key_bound(moment) -> uuid.UUID:
 
 
 def index_sql(name: str, low: uuid.UUID, high: uuid.UUID) -> sql.Composed:
-    # Bounds are literals, not parameters: the planner matches a query to a partial index only by constants.
+    # Bounds are literals, not parameters: the planner matches a query to a partial index only by constants
+    # (moderation.similar.range_condition writes a search's bounds the same way).
     return sql.SQL(
         "CREATE INDEX CONCURRENTLY {} ON evaluation_events USING hnsw (embedding vector_cosine_ops) "
         "WHERE event_id >= {} AND event_id < {}"
     ).format(sql.Identifier(name), sql.Literal(str(low)), sql.Literal(str(high)))
-
-
-def range_condition(low: uuid.UUID, high: uuid.UUID | None) -> sql.Composed:
-    """The WHERE clause that lets the planner use the part over [low, high) (or the tail from low)."""
-    condition = sql.SQL("event_id >= {}::uuid").format(sql.Literal(str(low)))
-    if high is not None:
-        condition += sql.SQL(" AND event_id < {}::uuid").format(sql.Literal(str(high)))
-    return condition
 
 
 # -- folding -----------------------------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def test_a_rejected_batch_inside_a_caller_transaction_leaves_that_transaction_us
 
 @pytest.mark.django_db
 def test_a_batch_stores_every_value_as_given():
-    """The batch travels as binary arrays built by hand (moderation.ingest.BinaryArray): every column reads back."""
+    """The batch travels as binary arrays built by hand (moderation.vectors.BinaryArray): every column reads back."""
     moderator, other = ModeratorFactory(), ModeratorFactory()
     rng = np.random.default_rng(7)
     vector = rng.normal(size=EMBEDDING_DIMENSIONS).astype(np.float32)

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from moderation.ingest import EvaluationInput
 from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent, VectorIndexPart
 from moderation.services import evaluation_embeddings_fold, evaluation_events_record_stream
-from moderation.similar import Filters, has_iterative_scan, search, similar
+from moderation.similar import Filters, has_iterative_scan, search
 from tests.factories import ModeratorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,10 +59,12 @@ def test_a_new_event_is_found_at_once_folded_or_not():
     assert VectorIndexPart.objects.filter(rows__gt=0).exists()
     probe = clustered(rng, 1, centres(rng, 1))[0]
     record(moderator.pk, [probe])  # lands in the tail, outside every graph
-    assert similar(probe, k=1)[0].distance == pytest.approx(0, abs=1e-5)
-    assert similar(probe, k=1, moderator_id=moderator.pk)[0].distance == pytest.approx(0, abs=1e-5)
+    assert EvaluationEvent.objects.similar(probe, k=1)[0].distance == pytest.approx(0, abs=1e-5)
+    assert EvaluationEvent.objects.similar(probe, k=1, moderator_id=moderator.pk)[0].distance == pytest.approx(
+        0, abs=1e-5
+    )
     evaluation_embeddings_fold(lag_seconds=0)  # now inside a graph
-    found = similar(probe, k=3)
+    found = EvaluationEvent.objects.similar(probe, k=3)
     assert found[0].distance == pytest.approx(0, abs=1e-5) and len(found) == 3
     # to_event: its own vector, itself excluded.
     neighbours = EvaluationEvent.objects.similar(to_event=found[0], k=2)
@@ -88,7 +90,7 @@ def test_recall_of_every_strategy_on_a_clustered_set_with_a_skewed_moderator():
                 continue  # a graph scan filtered afterwards: what the planner never picks for a filter
             hits = 0
             for query in queries:
-                found = similar(query, k=10, moderator_id=moderator_id, strategy=strategy)
+                found = EvaluationEvent.objects.similar(query, k=10, moderator_id=moderator_id, strategy=strategy)
                 assert len(found) == 10
                 assert [e.distance for e in found] == sorted(e.distance for e in found)
                 if moderator_id is not None:
@@ -101,12 +103,15 @@ def test_never_fewer_rows_than_exist_and_time_ranges():
     rng = np.random.default_rng(3)
     moderator = ModeratorFactory()
     record(moderator.pk, clustered(rng, 4, centres(rng, 2)))
-    assert len(similar(clustered(rng, 1, centres(rng, 1))[0], k=10, moderator_id=moderator.pk)) == 4
-    assert len(similar(clustered(rng, 1, centres(rng, 1))[0], k=10, strategy="hnsw")) == 4
+    assert (
+        len(EvaluationEvent.objects.similar(clustered(rng, 1, centres(rng, 1))[0], k=10, moderator_id=moderator.pk))
+        == 4
+    )
+    assert len(EvaluationEvent.objects.similar(clustered(rng, 1, centres(rng, 1))[0], k=10, strategy="hnsw")) == 4
     first = EvaluationEvent.objects.order_by("created_at").first()
-    later = similar(np.ones(EMBEDDING_DIMENSIONS), k=10, since=first.created_at, until=None)
+    later = EvaluationEvent.objects.similar(np.ones(EMBEDDING_DIMENSIONS), k=10, since=first.created_at, until=None)
     assert len(later) == 4
-    assert similar(np.ones(EMBEDDING_DIMENSIONS), k=10, until=first.created_at) == []
+    assert EvaluationEvent.objects.similar(np.ones(EMBEDDING_DIMENSIONS), k=10, until=first.created_at) == []
 
 
 def test_fold_merges_parts_and_the_command_reports(capsys):
@@ -125,7 +130,7 @@ def test_fold_merges_parts_and_the_command_reports(capsys):
     assert "5 rows with an embedding wait to be folded" in capsys.readouterr().out
     call_command("fold_embeddings", "--lag", "0")
     assert "folded 5 rows" in capsys.readouterr().out
-    assert len(similar(np.ones(EMBEDDING_DIMENSIONS), k=100)) == 65
+    assert len(EvaluationEvent.objects.similar(np.ones(EMBEDDING_DIMENSIONS), k=100)) == 65
 
 
 def test_the_unfiltered_search_keeps_one_plan_that_reads_every_graph():
@@ -146,7 +151,7 @@ def test_the_unfiltered_search_keeps_one_plan_that_reads_every_graph():
     pg = connection.connection
     assert pg.prepare_threshold is not None and pg.prepare_threshold < 8
     for query in clustered(rng, 8, topics):
-        found = similar(query, k=5)
+        found = EvaluationEvent.objects.similar(query, k=5)
         assert len({e.pk for e in found} & truth.nearest(query, 5)) >= 4
     with connection.cursor() as cursor:
         cursor.execute(
@@ -175,7 +180,7 @@ def test_inside_the_callers_transaction_the_search_settings_end_with_the_search(
     record(moderator.pk, clustered(rng, 60, centres(rng, 3)))
     evaluation_embeddings_fold(lag_seconds=0)
     query = clustered(rng, 1, centres(rng, 1))[0]
-    outside = [event.pk for event in similar(query, k=5)]
+    outside = [event.pk for event in EvaluationEvent.objects.similar(query, k=5)]
     searched = ("enable_sort", "hnsw.ef_search", "plan_cache_mode", "hnsw.iterative_scan")
 
     def current() -> tuple:
@@ -188,7 +193,7 @@ def test_inside_the_callers_transaction_the_search_settings_end_with_the_search(
         assert before[0] == "on"
         strategies = ("hnsw", "iterative", "exact") if has_iterative_scan(connection.connection) else ("hnsw", "exact")
         for strategy in strategies:
-            found = similar(query, k=5, strategy=strategy)
+            found = EvaluationEvent.objects.similar(query, k=5, strategy=strategy)
             assert current() == before
         assert [event.pk for event in found] == outside
         with pytest.raises(psycopg.errors.InvalidRowCountInLimitClause):
