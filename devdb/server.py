@@ -236,7 +236,7 @@ class EmbeddedPostgres:
         log = self.data_dir / "server.log"
         try:
             self._run(["pg_ctl", "start", "-D", str(self.data_dir), "-l", str(log), "-w",
-                       "-t", str(START_TIMEOUT_SECONDS), "-o", options])  # fmt: skip
+                       "-t", str(START_TIMEOUT_SECONDS), "-o", options, *self._faked_clock()])  # fmt: skip
         except EmbeddedPostgresError as exc:
             raise EmbeddedPostgresError(f"{exc}\nserver log ({log}):\n{_tail(log)}") from None
         return port
@@ -284,6 +284,24 @@ class EmbeddedPostgres:
         if os.geteuid() == 0:
             account = _server_account()
             os.chown(path, account.pw_uid, account.pw_gid)
+
+    def _faked_clock(self) -> list[str]:
+        """pg_ctl's -p for a server whose clock Debian's libfaketime moves by GOVA_PG_FAKETIME (+1096d): the test
+        run with the clock ahead (scripts/test-clock-ahead). The library is preloaded into the server alone (its
+        children inherit it): pg_ctl's own wait hangs under it, and the faketime command forks, so pg_ctl would
+        wait for a process id that never starts a server."""
+        moved_by = os.environ.get("GOVA_PG_FAKETIME")
+        if not moved_by:
+            return []
+        libraries = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+        if not libraries:
+            raise EmbeddedPostgresError("GOVA_PG_FAKETIME needs Debian's faketime: apt-get install faketime")
+        script = self.data_dir / "postgres-faketime"
+        postgres = self._server_bin_dir() / "postgres"
+        script.write_text(f"#!/bin/sh\nLD_PRELOAD={libraries[0]} FAKETIME='{moved_by}' exec '{postgres}' \"$@\"\n")
+        script.chmod(0o755)
+        self._give_to_server_user(script)
+        return ["-p", str(script)]
 
     def _run(self, argv: list[str]) -> str:
         kwargs = {}
