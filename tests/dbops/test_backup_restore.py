@@ -3,7 +3,7 @@ import hashlib
 import io
 import json
 import tarfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -339,7 +339,14 @@ def test_a_backup_of_another_schema_or_too_old_is_not_fresh(events, tmp_path):
 
     # Taken before the latest migration was applied: it restores onto a schema this database no longer has.
     assert fresh_backup("evaluation_events", tmp_path, applied=applied | {"moderation.9999_later"}, max_age=day) is None
-    assert fresh_backup("evaluation_events", tmp_path, applied=applied, max_age=timedelta(0)) is None
+
+    # Older than max_age by the manifest's time (the server's clock), not by a race with this process's clock.
+    def taken_two_days_earlier(manifest):
+        manifest["created_at"] = (datetime.fromisoformat(manifest["created_at"]) - 2 * day).isoformat()
+
+    rewrite_backup(path, taken_two_days_earlier)
+    assert fresh_backup("evaluation_events", tmp_path, applied=applied, max_age=day) is None
+    assert fresh_backup("evaluation_events", tmp_path, applied=applied, max_age=3 * day) == path
 
     def written_by_version_1(manifest):
         manifest["format_version"] = 1
