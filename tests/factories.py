@@ -1,4 +1,7 @@
+from functools import lru_cache
+
 import factory
+from django.contrib.auth.hashers import make_password
 
 from accounts.models import User
 from moderation.models import ActionEvent, ActionStatus, ActionType, EvaluationEvent, Moderator
@@ -43,7 +46,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.django.Password("correct horse battery")
+    # Hashed once per password: an Argon2 hash at the old service's cost takes ~0.1 s, and a test may make dozens
+    # of users (every moderator has one). Users sharing a password share its salt, which no test depends on.
+    password = factory.django.Password("correct horse battery", transform=lru_cache(make_password))
 
 
 class ModeratorFactory(factory.django.DjangoModelFactory):
