@@ -96,7 +96,9 @@ def layout_problems(app_label: str) -> list[str]:
         if strays:
             problems.append(f"{app_label}/{SQL_DIRECTORY}/{name}: not a version file (v<N>.sql): {', '.join(strays)}")
         numbers = [v.version for v in found]
-        if numbers != list(range(1, len(numbers) + 1)):
+        if not numbers:
+            problems.append(f"{app_label}/{SQL_DIRECTORY}/{name}: no version file (v1.sql)")
+        elif numbers != list(range(1, len(numbers) + 1)):
             problems.append(f"{app_label}/{SQL_DIRECTORY}/{name}: versions {numbers}, expected v1 to v{len(numbers)}")
         for sql_version in found:
             try:
