@@ -156,7 +156,7 @@ appended AS (
     SET event_id = a.event_ids[cardinality(a.event_ids)], behaviour_score = a.scores[cardinality(a.scores)],
         created_at = a.newest,
         recent_severities = (t.recent_severities || a.recent)[
-            greatest(1, cardinality(t.recent_severities) + cardinality(a.recent) - behaviour_window() + 1):],
+            greatest(1, cardinality(t.recent_severities) + cardinality(a.recent) - (behaviour_window() - 1)):],
         recent_total = t.recent_total + a.added - CASE
             WHEN cardinality(t.recent_severities) + cardinality(a.recent) <= behaviour_window() THEN 0
             WHEN cardinality(t.recent_severities) + cardinality(a.recent) = behaviour_window() + 1
@@ -172,8 +172,8 @@ created AS (
     INSERT INTO evaluation_latest_scores
         (moderator_id, platform_user_id, event_id, behaviour_score, created_at, recent_severities, recent_total)
     SELECT a.moderator_id, a.platform_user_id, a.event_ids[cardinality(a.event_ids)], a.scores[cardinality(a.scores)],
-           a.newest, a.recent[greatest(1, cardinality(a.recent) - behaviour_window() + 1):],
-           (SELECT sum(x) FROM unnest(a.recent[greatest(1, cardinality(a.recent) - behaviour_window() + 1):]) x)
+           a.newest, a.recent[greatest(1, cardinality(a.recent) - (behaviour_window() - 1)):],
+           (SELECT sum(x) FROM unnest(a.recent[greatest(1, cardinality(a.recent) - (behaviour_window() - 1)):]) x)
     FROM authors a
     WHERE a.stored_ctid IS NULL AND NOT EXISTS (
         SELECT 1 FROM evaluation_events e
@@ -190,8 +190,8 @@ kept AS (
 SELECT i.event_id, i.behaviour_score, i.created_at FROM inserted i LEFT JOIN kept ON true ORDER BY i.event_id
 """
 
-# One event, one statement (function made by migration 0015, now 0025's): lock, moderator check, score, the
-# author's row of evaluation_latest_scores, insert.
+# One event, one statement (the function of moderation/sql/evaluation_event_insert/): lock, moderator check, score,
+# the author's row of evaluation_latest_scores, insert.
 SINGLE_SQL = "SELECT * FROM evaluation_event_insert(%s, %s, %s, %s, %s::jsonb, %b, %s, %s)"
 
 MODERATOR_FK_SQL = """

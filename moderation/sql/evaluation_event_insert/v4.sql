@@ -33,7 +33,7 @@ BEGIN
     WHERE l.moderator_id = p_moderator_id AND l.platform_user_id = p_platform_user_id;
     -- This severity and the newest behaviour_window() - 1 stored ones.
     score := (SELECT behaviour_score_mean(hundredths + coalesce(sum(x), 0), 1 + count(x))
-              FROM unnest(stored[greatest(1, cardinality(stored) - behaviour_window() + 2):]) x);
+              FROM unnest(stored[greatest(1, cardinality(stored) - (behaviour_window() - 2)):]) x);
     created := coalesce(p_created_at, clock_timestamp());
 
     -- The author's row, kept here as the insert trigger would (evaluation_latest_scores_after_insert), from what
@@ -46,7 +46,7 @@ BEGIN
             SET event_id = p_event_id, behaviour_score = score, created_at = created,
                 recent_severities
                     = (t.recent_severities || hundredths)[
-                        greatest(1, cardinality(t.recent_severities) - behaviour_window() + 2):],
+                        greatest(1, cardinality(t.recent_severities) - (behaviour_window() - 2)):],
                 recent_total = t.recent_total + hundredths
                     - CASE WHEN cardinality(t.recent_severities) < behaviour_window() THEN 0
                            ELSE t.recent_severities[1] END

@@ -36,7 +36,7 @@ BEGIN
         SET event_id = n.event_ids[cardinality(n.event_ids)], behaviour_score = n.scores[cardinality(n.scores)],
             created_at = n.newest,
             recent_severities = (s.recent_severities || n.recent)[
-                greatest(1, cardinality(s.recent_severities) + cardinality(n.recent) - behaviour_window() + 1):],
+                greatest(1, cardinality(s.recent_severities) + cardinality(n.recent) - (behaviour_window() - 1)):],
             recent_total = s.recent_total + n.added - CASE
                 WHEN cardinality(s.recent_severities) + cardinality(n.recent) <= behaviour_window() THEN 0
                 -- A full window gaining one severity (the steady state): its oldest leaves.
@@ -77,8 +77,8 @@ BEGIN
         INSERT INTO evaluation_latest_scores
             (moderator_id, platform_user_id, event_id, behaviour_score, created_at, recent_severities, recent_total)
         SELECT moderator_id, platform_user_id, event_ids[cardinality(event_ids)], scores[cardinality(scores)], newest,
-               recent[greatest(1, cardinality(recent) - behaviour_window() + 1):],
-               (SELECT sum(x) FROM unnest(recent[greatest(1, cardinality(recent) - behaviour_window() + 1):]) x)
+               recent[greatest(1, cardinality(recent) - (behaviour_window() - 1)):],
+               (SELECT sum(x) FROM unnest(recent[greatest(1, cardinality(recent) - (behaviour_window() - 1)):]) x)
         FROM rest r
         -- One probe of evaluation_mod_user_scores_idx that finds nothing for a new author: no heap visit.
         WHERE NOT EXISTS (
