@@ -4,8 +4,10 @@ The expected schema is not re-derived from the models here. A scratch database i
 the migrations applied on the live database (and only those) are run against it, and the two catalogs are read
 with the same queries and compared. PostgreSQL therefore normalises both sides (types, defaults, index and
 constraint definitions), Django's DDL is never re-implemented, and custom operations such as
-`SetForeignKeyOnDelete` or `RunSQL` count exactly as they ran. The models are then compared with the migration
-files by the autodetector, as `makemigrations --check` would.
+`SetForeignKeyOnDelete` or `RunSQL` count exactly as they ran. A function kept in version files (dbops.sql_versions)
+is also named by the file its body comes from, so one replaced by another version reads "runs .../v2.sql; the
+applied migrations load .../v4.sql". The models are then compared with the migration files by the autodetector, as
+`makemigrations --check` would.
 """
 
 import copy
