@@ -10,7 +10,9 @@ migration, say) is left to Django.
 - tables and columns that hold data are never renamed (use db_table / db_column): a rename breaks
   every other reader of the database, the old service included, at the moment it is applied;
 - a data migration imports no app code: it reads models through `apps.get_model`, as they were then;
-- migrations are named for what they do (no `auto_<timestamp>` names).
+- migrations are named for what they do (no `auto_<timestamp>` names);
+- functions and triggers live in version files (dbops.sql_versions): numbered v1, v2... without gaps, each
+  creating the object its directory names, and the newest version of each is run by a migration.
 
 `python manage.py check` runs them (a system check), and so does `python manage.py check_migrations`.
 """
@@ -26,8 +28,9 @@ from django.core import checks
 from django.db import migrations, models
 from django.db.migrations.loader import MigrationLoader
 
+from dbops import sql_versions
 from dbops.event_tables import EVENT_TABLES, event_tables_named, table_of
-from dbops.operations import EventTableSQL, RerunnableAddIndexConcurrently
+from dbops.operations import EventTableSQL, RerunnableAddIndexConcurrently, RunSQLVersions
 from gova.db import UUIDv7
 
 # What a data migration may import from this project: the paths documented for migrations.
@@ -64,6 +67,7 @@ def convention_violations(app_labels=None) -> list[str]:
                 f"{label}: {problem}" for problem in _operation_problems(operation, migration, state, created_here)
             )
             operation.state_forwards(app_label, state)
+    problems.extend(_sql_version_problems(loader, app_labels))
     return problems
 
 
@@ -121,6 +125,25 @@ def _operation_problems(operation, migration, state, created_here):
                 f"index {operation.index.name} on {table}: use dbops.operations.RerunnableAddIndexConcurrently "
                 "(a plain build blocks writes; Django's AddIndexConcurrently cannot be re-run after an interruption)"
             )
+
+
+def _sql_version_problems(loader, app_labels):
+    """Version files out of layout, and objects whose newest version no migration runs (no database runs it)."""
+    run = {
+        (operation.app_label, name, number)
+        for migration in loader.disk_migrations.values()
+        for operation in migration.operations
+        if isinstance(operation, RunSQLVersions)
+        for name, number in operation.versions.items()
+    }
+    for app_label in sorted(app_labels):
+        yield from sql_versions.layout_problems(app_label)
+        for files in sql_versions.versions(app_label).values():
+            if files and (app_label, files[-1].name, files[-1].version) not in run:
+                yield (
+                    f"{files[-1].label}: no migration runs it, so no database has it "
+                    "(add a migration with dbops.operations.RunSQLVersions)"
+                )
 
 
 def _app_code_imports(migration, project_packages):

@@ -6,6 +6,7 @@ from django.db import migrations
 from django.db.migrations.operations.base import Operation
 from pgvector.django import VectorExtension
 
+from dbops import sql_versions
 from dbops.event_tables import EVENT_TABLES
 
 # Marks the fallback uuidv7() as ours, so the reverse drops it and never a function someone else made.
@@ -86,6 +87,47 @@ class EventTableSQL(migrations.RunSQL):
         name, args, kwargs = super().deconstruct()
         kwargs.update(destroys=self.destroys, reverse_destroys=self.reverse_destroys)
         return name, args, kwargs
+
+
+class RunSQLVersions(EventTableSQL):
+    """Run versions of functions and triggers kept in files (dbops.sql_versions) instead of embedding their SQL.
+
+    `versions` maps each object to the version to run, in order: {"evaluation_event_insert": 3} runs
+    moderation/sql/evaluation_event_insert/v3.sql. Backwards, without `reverse_sql`, each function gets its previous
+    version back (CREATE OR REPLACE), in reverse order. A first version has none: its migration gives the DROP as
+    `reverse_sql`. `destroys` and `reverse_destroys` as for any EventTableSQL (a function or trigger: none).
+    sqlmigrate prints the files' statements, as for RunSQL.
+    """
+
+    def __init__(self, app_label: str, versions: dict, reverse_sql=None, *, destroys, reverse_destroys, **kwargs):
+        self.app_label, self.versions, self.given_reverse_sql = app_label, dict(versions), reverse_sql
+        files = [sql_versions.version(app_label, name, number) for name, number in self.versions.items()]
+        if reverse_sql is None:
+            first = [f.label for f in files if f.version == 1]
+            if first:
+                raise ValueError(f"{', '.join(first)}: a first version has no earlier one; give reverse_sql (the DROP)")
+            reverse_sql = "\n".join(
+                sql_versions.version(app_label, f.name, f.version - 1).replacing() for f in reversed(files)
+            )
+        self.labels = [f.label for f in files]
+        sql = "\n".join(f.read() for f in files)
+        super().__init__(sql, reverse_sql, destroys=destroys, reverse_destroys=reverse_destroys, **kwargs)
+
+    def deconstruct(self):
+        kwargs = {"app_label": self.app_label, "versions": self.versions}
+        if self.given_reverse_sql is not None:
+            kwargs["reverse_sql"] = self.given_reverse_sql
+        kwargs.update(destroys=self.destroys, reverse_destroys=self.reverse_destroys)
+        if self.state_operations:
+            kwargs["state_operations"] = self.state_operations
+        if self.hints:
+            kwargs["hints"] = self.hints
+        if self.elidable:
+            kwargs["elidable"] = self.elidable
+        return self.__class__.__name__, [], kwargs
+
+    def describe(self):
+        return f"Run {', '.join(self.labels)}"
 
 
 class CreateUUIDv7Function(Operation):

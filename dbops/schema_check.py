@@ -4,8 +4,10 @@ The expected schema is not re-derived from the models here. A scratch database i
 the migrations applied on the live database (and only those) are run against it, and the two catalogs are read
 with the same queries and compared. PostgreSQL therefore normalises both sides (types, defaults, index and
 constraint definitions), Django's DDL is never re-implemented, and custom operations such as
-`SetForeignKeyOnDelete` or `RunSQL` count exactly as they ran. The models are then compared with the migration
-files by the autodetector, as `makemigrations --check` would.
+`SetForeignKeyOnDelete` or `RunSQL` count exactly as they ran. A function kept in version files (dbops.sql_versions)
+is also named by the file its body comes from, so one replaced by another version reads "runs .../v2.sql; the
+applied migrations load .../v4.sql". The models are then compared with the migration files by the autodetector, as
+`makemigrations --check` would.
 """
 
 import copy
@@ -22,6 +24,9 @@ from django.db import DatabaseError, connections, transaction
 from django.db.migrations.exceptions import InconsistentMigrationHistory
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
+
+from dbops import sql_versions
+from dbops.conventions import project_app_labels
 
 SCRATCH_ALIAS = "schema_check_scratch"
 # Checked on the live database even if a future migration stopped declaring them: the models need both.
@@ -79,9 +84,10 @@ TRIGGERS_SQL = f"""
     FROM pg_trigger t WHERE t.tgrelid IN ({RELATIONS_SQL}) AND NOT t.tgisinternal
 """
 
-# Functions made by migrations (the uuidv7() fallback before PostgreSQL 18), not those of extensions.
+# Functions made by migrations (the uuidv7() fallback before PostgreSQL 18), not those of extensions. The body
+# (prosrc) names the version file a function was loaded from (dbops.sql_versions).
 FUNCTIONS_SQL = """
-    SELECT p.oid::regprocedure::text, md5(pg_get_functiondef(p.oid))
+    SELECT p.oid::regprocedure::text, md5(pg_get_functiondef(p.oid)), p.proname, p.prosrc
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname = ANY(current_schemas(false)) AND p.prokind IN ('f', 'p')
       AND NOT EXISTS (SELECT 1 FROM pg_depend d
@@ -202,9 +208,13 @@ def read_catalog(connection) -> dict:
             # Versions differ legitimately: a scratch database gets the newest one the server ships.
             objects.append(SchemaObject("database", "extension", name, {}))
 
+        versioned = sql_versions.function_versions(project_app_labels())
         cursor.execute(FUNCTIONS_SQL)
-        for signature, definition_hash in cursor.fetchall():
-            objects.append(SchemaObject("database", "function", signature, {"definition": definition_hash}))
+        for signature, definition_hash, name, body in cursor.fetchall():
+            attributes = {"definition": definition_hash}
+            if name in versioned:
+                attributes["version"] = sql_versions.version_of(versioned[name], body)
+            objects.append(SchemaObject("database", "function", signature, attributes))
     return {obj.key: obj for obj in objects}
 
 
@@ -268,12 +278,19 @@ def compare_catalogs(expected: dict, live: dict) -> list[Difference]:
         found = live.get(key)
         if found is None:
             continue
-        for attribute, value in wanted.attributes.items():
-            if found.attributes.get(attribute) != value:
-                detail = f"{attribute} {value} (expected), {found.attributes.get(attribute)} (live)"
-                if wanted.kind == "index" and attribute == "valid":
-                    detail = f"INVALID, a build that did not finish: REINDEX INDEX CONCURRENTLY {wanted.name}"
-                differences.append(Difference(wanted.group, "~", wanted.kind, wanted.name, detail))
+        changed = [
+            attribute for attribute, value in wanted.attributes.items() if found.attributes.get(attribute) != value
+        ]
+        if "version" in changed:  # which file it came from says more than a changed hash of the definition
+            changed = [attribute for attribute in changed if attribute != "definition"]
+        for attribute in changed:
+            value = wanted.attributes[attribute]
+            detail = f"{attribute} {value} (expected), {found.attributes.get(attribute)} (live)"
+            if wanted.kind == "index" and attribute == "valid":
+                detail = f"INVALID, a build that did not finish: REINDEX INDEX CONCURRENTLY {wanted.name}"
+            if attribute == "version":
+                detail = f"runs {found.attributes.get(attribute)}; the applied migrations load {value}"
+            differences.append(Difference(wanted.group, "~", wanted.kind, wanted.name, detail))
     return differences
 
 

@@ -1,21 +1,22 @@
 """Realistic, reproducible demo data at any size: `python manage.py seed_demo --events N`.
 
 Users, moderators with valid configurations, evaluation events of plausible Discord messages in time
-order (a daily and weekly rhythm over --days), each author's behaviour score as the mean severity of
-their last 100 messages, clustered 1024-d embeddings for a fraction of the events, actions for the
-severe ones in every status, and the review log of the decided ones. The same --seed gives the same
-rows; times are relative to the start of the current UTC day.
+order (a daily and weekly rhythm over --days), clustered 1024-d embeddings for a fraction of the events,
+actions for the severe ones in every status, and the review log of the decided ones. The same --seed
+gives the same rows (keys aside); times are relative to the start of the current UTC day.
 
-Rows go in through COPY, then one fold_embeddings builds the vector index part over them (the graph is
-built once, in bulk: row-by-row HNSW inserts are two orders of magnitude slower). Existing parts are
-dropped for the load and rebuilt once after it, in case seeded keys fall in their ranges.
+Evaluations go in through the ingest path (moderation.services.evaluation_events_record), a batch per
+transaction, as any writer's do: behaviour scores and evaluation_latest_scores come from the database's
+rule, never from a copy here. Their keys are new uuidv7 keys, above every vector index part (the tail), so
+no graph is touched during the load; one fold_embeddings then builds a part over them in bulk (row-by-row
+HNSW inserts are two orders of magnitude slower). Actions and reviews go in through COPY.
 """
 
+import itertools
 import json
 import math
 import random
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,14 +25,14 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 
 from accounts.models import PricingTier, User
-from dbops.backups import _drop_vector_indexes, _rebuild_indexes
 from moderation import vector_index
+from moderation.ingest import DEFAULT_BATCH_SIZE, EvaluationInput
 from moderation.models import EMBEDDING_DIMENSIONS, ActionStatus, ActionType, Moderator
+from moderation.services import evaluation_events_record
 from moderation.validators import validate_moderator_conf
 
 Progress = Callable[[str, int, int | None, bool], None]
 
-BEHAVIOUR_WINDOW = 100  # messages per author in the behaviour score, as the service computes it
 AWAITING_DAYS = 2  # approval-needing actions younger than this still wait in the queue
 REVIEWERS = ("reviewer-ana", "reviewer-ben", "reviewer-chloe")
 
@@ -85,7 +86,11 @@ def seed(
     embedded_fraction: float = 0.02, action_ratio: float = 0.2, progress: Progress | None = None,
     say: Callable[[str], None] | None = None,
 ) -> SeedResult:  # fmt: skip
-    """Add `events` evaluation events (and everything around them) to the database, in one transaction."""
+    """Add `events` evaluation events (and everything around them) to the database.
+
+    Users and moderators go in one transaction, the evaluations a batch per transaction (the ingest path), the
+    actions and reviews one more: an interrupted run keeps the batches recorded so far.
+    """
     rng = random.Random(seed)
     result = SeedResult()
     until = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -94,16 +99,10 @@ def seed(
     with transaction.atomic():
         owners, reviewers = _users(rng, moderator_count, result)
         mods = _moderators(rng, owners, moderator_count, start, result)
-        with connection.cursor() as cursor:
-            vector_indexes = _drop_vector_indexes(cursor, ["evaluation_events"])
-            generator = _Generator(rng, mods, start, until, events, embedded_fraction, action_ratio)
-            actions = _copy_evaluations(cursor, generator, result, progress)
-            _copy_actions(cursor, rng, actions, until, reviewers, result, progress)
-            # The deferred foreign key checks of the load run now: CREATE INDEX refuses a table with pending ones.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            if say:
-                say(f"building {', '.join(_index_names(vector_indexes)) or 'no vector index'} once, after the load")
-            _rebuild_indexes(cursor, vector_indexes)
+    generator = _Generator(rng, mods, start, until, events, embedded_fraction, action_ratio)
+    actions = _record_evaluations(generator, result, progress)
+    with transaction.atomic(), connection.cursor() as cursor:
+        _copy_actions(cursor, rng, actions, until, reviewers, result, progress)
     if say:
         say("fold_embeddings: one vector index part over the seeded embeddings")
     vector_index.fold(lag_seconds=0)
@@ -202,7 +201,7 @@ def uuid7_at(moment: datetime, rng: random.Random) -> uuid.UUID:
 
 
 class _Generator:
-    """Plausible events in time order, with authors, channels, severities and behaviour scores."""
+    """Plausible events in time order, with authors, channels and severities."""
 
     def __init__(self, rng, mods, start, until, events, embedded_fraction, action_ratio):
         self.rng, self.mods, self.start, self.events = rng, mods, start, events
@@ -222,7 +221,6 @@ class _Generator:
             for mod in mods
         }  # fmt: skip
         self.channels = {mod.pk: [(rng.randrange(10**17, 10**18), name) for name in CHANNELS] for mod in mods}
-        self.recent = {}  # (moderator, author) -> deque of severities, for the behaviour score
         categories = list(MESSAGES)
         self.categories = categories
         self.category_cumulative = list(_accumulate([MESSAGES[c][0] for c in categories]))
@@ -240,9 +238,6 @@ class _Generator:
             ]
             low, high = MESSAGES[category][1]
             severity = round(rng.uniform(low, high), 2)
-            recent = self.recent.setdefault((mod.pk, user_id), deque(maxlen=BEHAVIOUR_WINDOW))
-            recent.append(severity)
-            behaviour = round(sum(recent) / len(recent), 2)
             channel_id, channel_name = rng.choice(self.channels[mod.pk])
             content = rng.choice(MESSAGES[category][2]).format(
                 game=rng.choice(GAMES), channel=channel_name, code=f"{rng.getrandbits(32):x}"
@@ -261,25 +256,28 @@ class _Generator:
             }
             embedding = None
             if rng.random() < self.embedded_fraction:
-                embedding = _vector_text(self.centres[category], rng)
-            yield mod, created_at, uuid7_at(created_at, rng), user_id, severity, behaviour, context, embedding
+                embedding = _vector(self.centres[category], rng)
+            yield EvaluationInput(mod.pk, user_id, severity, context, embedding, created_at)
 
 
-def _copy_evaluations(cursor, generator, result, progress):
-    """COPY the events; return the (evaluation, created_at, severity, context, author) that get an action."""
+def _record_evaluations(generator, result, progress):
+    """Record the events through the ingest path, a batch per transaction (a batch's authors' locks are held only
+    that long); return the (evaluation, created_at, severity, context, author) that get an action."""
     actions = []
-    columns = (
-        "event_id, moderator_id, platform_user_id, severity_score, behaviour_score, context, embedding, created_at"
-    )
-    with cursor.copy(f"COPY evaluation_events ({columns}) FROM STDIN") as copy:
-        for n, (mod, created_at, key, user_id, severity, behaviour, context, embedding) in enumerate(generator, 1):
-            text = json.dumps(context, separators=(",", ":"))
-            copy.write_row((key, mod.pk, user_id, severity, behaviour, text, embedding, created_at))
-            result.embeddings += embedding is not None
-            if severity >= generator.action_threshold:
-                actions.append((key, mod.pk, created_at, severity, text, user_id, context["username"]))
-            if progress and n % 10_000 == 0:
-                progress("evaluation_events", n, generator.events, False)
+    recorded = 0
+    events = iter(generator)
+    while batch := list(itertools.islice(events, DEFAULT_BATCH_SIZE)):
+        for item, event in zip(batch, evaluation_events_record(events=batch), strict=True):
+            result.embeddings += item.embedding is not None
+            if item.severity_score >= generator.action_threshold:
+                text = json.dumps(item.context, separators=(",", ":"))
+                actions.append(
+                    (event.event_id, item.moderator_id, item.created_at, item.severity_score, text,
+                     item.platform_user_id, item.context["username"])
+                )  # fmt: skip
+        recorded += len(batch)
+        if progress and recorded % 10_000 < DEFAULT_BATCH_SIZE:
+            progress("evaluation_events", recorded, generator.events, False)
     result.evaluations = generator.events
     if progress:
         progress("evaluation_events", result.evaluations, generator.events, True)
@@ -379,10 +377,6 @@ def _times(start: datetime, until: datetime, count: int, rng: random.Random):
         yield start + timedelta(seconds=(step + within) * span / steps)
 
 
-def _index_names(definitions):
-    return [definition.split()[2] for definition in definitions]  # CREATE INDEX <name> ON ...
-
-
 def _accumulate(values):
     total = 0.0
     for value in values:
@@ -402,7 +396,7 @@ def _unit(vector):
     return [x / norm for x in vector]
 
 
-def _vector_text(centre, rng):
+def _vector(centre, rng):
     # Same topic, same neighbourhood: the centre plus small noise (cosine ~0.9 within a cluster).
     gauss = rng.gauss
-    return "[" + ",".join(f"{x + gauss(0, 0.015):.4f}" for x in centre) + "]"
+    return [x + gauss(0, 0.015) for x in centre]

@@ -54,8 +54,6 @@ from moderation.vectors import EMBEDDING_DIMENSIONS, BinaryArray, binary_vector_
 NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 # Rows per round trip for the streaming helpers: 1,000 rows of 1024-d float4 are ~4 MB on the wire and in memory.
 DEFAULT_BATCH_SIZE = 1000
-# The window of behaviour_score: the author's last 100 severity scores, the new one included.
-BEHAVIOUR_WINDOW = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +96,12 @@ LOCK_SQL = "SELECT count(pg_advisory_xact_lock(key)) FROM unnest(%b::int8[]) AS 
 # count) and the trigger, finding the mark, returns at once: ~20 ms a batch less. Otherwise (an author whose rows
 # are older than its stored latest, a row another writer changed since this statement's snapshot) the trigger
 # does all of it, reading again the authors kept here.
-INSERT_SQL = f"""
+INSERT_SQL = """
 WITH batch AS (
     -- Contexts arrive as one JSON array (one json.dumps per batch, not per row), zipped by position. The time is
     -- taken here, once per row, under the authors' locks.
-    -- Severities come rounded to 2 decimals (Batch), so float rounding gives the hundredths exactly.
-    SELECT event_id, moderator_id, platform_user_id, severity_score, round(severity_score * 100)::int AS hundredths,
+    -- The window's size, the hundredths and the rounded mean are the database's functions (migration 0027).
+    SELECT event_id, moderator_id, platform_user_id, severity_score, severity_hundredths(severity_score) AS hundredths,
            context, embedding, coalesce(created_at, clock_timestamp()) AS created_at, n
     FROM ROWS FROM (
         unnest(%(event_ids)b::uuid[]), unnest(%(moderators)b::uuid[]), unnest(%(users)b::text[]),
@@ -114,18 +112,18 @@ WITH batch AS (
 ranked AS (
     SELECT n, event_id, moderator_id, platform_user_id, hundredths, created_at,
            row_number() OVER author AS k,
-           sum(hundredths) OVER (author ROWS BETWEEN {BEHAVIOUR_WINDOW - 1} PRECEDING AND CURRENT ROW) AS batch_sum
+           sum(hundredths) OVER (author ROWS BETWEEN behaviour_window() - 1 PRECEDING AND CURRENT ROW) AS batch_sum
     FROM batch
     WINDOW author AS (PARTITION BY moderator_id, platform_user_id ORDER BY n)
 ),
 scored AS (
     SELECT r.n, r.event_id, r.moderator_id, r.platform_user_id, r.hundredths, r.created_at,
-        round((r.batch_sum + CASE
+        behaviour_score_mean(r.batch_sum + CASE
             WHEN w.keep = 0 THEN 0
             WHEN w.keep = w.stored THEN l.recent_total
             WHEN w.keep = w.stored - 1 THEN l.recent_total - l.recent_severities[1]  -- a full window's oldest leaves
             ELSE (SELECT sum(x) FROM unnest(l.recent_severities[w.stored - w.keep + 1:]) x)
-        END)::numeric / (least(r.k, {BEHAVIOUR_WINDOW}) + w.keep) / 100, 2)::float8 AS behaviour_score,
+        END, least(r.k, behaviour_window()) + w.keep) AS behaviour_score,
         l.ctid AS stored_ctid, l.created_at AS stored_created_at, l.event_id AS stored_event_id
     FROM ranked r
     -- A key lookup per row (OFFSET 0 keeps the planner from hashing the whole table for ~1,000 authors).
@@ -136,7 +134,7 @@ scored AS (
     -- Event k of the author in this batch counts the newest 100 - k stored severities (none from k = 100 on).
     CROSS JOIN LATERAL (
         SELECT coalesce(cardinality(l.recent_severities), 0) AS stored,
-               greatest(0, least(coalesce(cardinality(l.recent_severities), 0), {BEHAVIOUR_WINDOW} - r.k)) AS keep
+               greatest(0, least(coalesce(cardinality(l.recent_severities), 0), behaviour_window() - r.k)) AS keep
     ) w
 ),
 inserted AS (
@@ -163,13 +161,13 @@ appended AS (
     SET event_id = a.event_ids[cardinality(a.event_ids)], behaviour_score = a.scores[cardinality(a.scores)],
         created_at = a.newest,
         recent_severities = (t.recent_severities || a.recent)[
-            greatest(1, cardinality(t.recent_severities) + cardinality(a.recent) - {BEHAVIOUR_WINDOW - 1}):],
+            greatest(1, cardinality(t.recent_severities) + cardinality(a.recent) - (behaviour_window() - 1)):],
         recent_total = t.recent_total + a.added - CASE
-            WHEN cardinality(t.recent_severities) + cardinality(a.recent) <= {BEHAVIOUR_WINDOW} THEN 0
-            WHEN cardinality(t.recent_severities) + cardinality(a.recent) = {BEHAVIOUR_WINDOW + 1}
+            WHEN cardinality(t.recent_severities) + cardinality(a.recent) <= behaviour_window() THEN 0
+            WHEN cardinality(t.recent_severities) + cardinality(a.recent) = behaviour_window() + 1
                 THEN t.recent_severities[1]
             ELSE (SELECT sum(x) FROM unnest((t.recent_severities || a.recent)[
-                1:cardinality(t.recent_severities) + cardinality(a.recent) - {BEHAVIOUR_WINDOW}]) x)
+                1:cardinality(t.recent_severities) + cardinality(a.recent) - behaviour_window()]) x)
         END
     FROM authors a
     WHERE t.ctid = a.stored_ctid AND (a.stored_created_at, a.stored_event_id) < (a.oldest, a.event_ids[1])
@@ -179,8 +177,8 @@ created AS (
     INSERT INTO evaluation_latest_scores
         (moderator_id, platform_user_id, event_id, behaviour_score, created_at, recent_severities, recent_total)
     SELECT a.moderator_id, a.platform_user_id, a.event_ids[cardinality(a.event_ids)], a.scores[cardinality(a.scores)],
-           a.newest, a.recent[greatest(1, cardinality(a.recent) - {BEHAVIOUR_WINDOW - 1}):],
-           (SELECT sum(x) FROM unnest(a.recent[greatest(1, cardinality(a.recent) - {BEHAVIOUR_WINDOW - 1}):]) x)
+           a.newest, a.recent[greatest(1, cardinality(a.recent) - (behaviour_window() - 1)):],
+           (SELECT sum(x) FROM unnest(a.recent[greatest(1, cardinality(a.recent) - (behaviour_window() - 1)):]) x)
     FROM authors a
     WHERE a.stored_ctid IS NULL AND NOT EXISTS (
         SELECT 1 FROM evaluation_events e
@@ -197,8 +195,8 @@ kept AS (
 SELECT i.event_id, i.behaviour_score, i.created_at FROM inserted i LEFT JOIN kept ON true ORDER BY i.event_id
 """
 
-# One event, one statement (function made by migration 0015, now 0025's): lock, moderator check, score, the
-# author's row of evaluation_latest_scores, insert.
+# One event, one statement (the function of moderation/sql/evaluation_event_insert/): lock, moderator check, score,
+# the author's row of evaluation_latest_scores, insert.
 SINGLE_SQL = "SELECT * FROM evaluation_event_insert(%s, %s, %s, %s, %s::jsonb, %b, %s, %s)"
 
 MODERATOR_FK_SQL = """

@@ -41,6 +41,11 @@ class ActionStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+# An author's behaviour score is the mean of their last BEHAVIOUR_WINDOW severity scores under one moderator, the
+# newest included, rounded half up to 2 decimals. The database computes it with behaviour_window() and
+# behaviour_score_mean() (moderation/sql/): this is the same number for Python, held equal by a test.
+BEHAVIOUR_WINDOW = 100
+
 SCORE_RANGE = [MinValueValidator(0.0), MaxValueValidator(1.0)]  # forms name the field; CHECKs guard the rest
 
 
@@ -263,7 +268,7 @@ class EvaluationEvent(models.Model):
         default=0.0,
         db_default=0.0,
         validators=SCORE_RANGE,
-        help_text="Mean severity of the author's last 100 messages.",
+        help_text=f"Mean severity of the author's last {BEHAVIOUR_WINDOW} messages.",
     )
     context = models.JSONField(help_text="The message: ids, author, content, roles, reply_to.")
     embedding = VectorField(
@@ -399,16 +404,16 @@ class ReviewQueueItem(ActionEvent):
 
 
 class LatestBehaviourScore(models.Model):
-    """Per platform user of a moderator: the latest evaluation (the behaviour leaderboard's row) and the last 100
-    severity scores (the behaviour-score window, so recording an event reads one row instead of 99).
+    """Per platform user of a moderator: the latest evaluation (the behaviour leaderboard's row) and the last
+    BEHAVIOUR_WINDOW severity scores (the behaviour-score window, so recording an event reads one row, not 99).
 
-    Kept by statement-level triggers on evaluation_events (migrations 0017 and 0022) for every writer, the ORM, raw
-    SQL, COPY and the old service alike: an INSERT appends each author's new severities in time order, adjusts
-    their total and keeps the newest row; a first-time author's rows are its window; rows older than the stored
-    latest (a backfill, a late writer) or older events with no stored row (loaded with triggers off) are read again
-    from evaluation_mod_user_scores_idx; a DELETE or UPDATE re-reads the affected authors; a TRUNCATE empties it.
-    The batch ingest statement and the one-event function (migration 0025) do the INSERT's part themselves and
-    mark the statement, so that the trigger returns at once (moderation.ingest).
+    Kept by statement-level triggers on evaluation_events (moderation/sql/evaluation_latest_scores_*/) for every
+    writer, the ORM, raw SQL, COPY and the old service alike: an INSERT appends each author's new severities in time
+    order, adjusts their total and keeps the newest row; a first-time author's rows are its window; rows older than
+    the stored latest (a backfill, a late writer) or older events with no stored row (loaded with triggers off) are
+    read again from evaluation_mod_user_scores_idx; a DELETE or UPDATE re-reads the affected authors; a TRUNCATE
+    empties it. The batch ingest statement and the one-event function (moderation/sql/evaluation_event_insert/) do
+    the INSERT's part themselves and mark the statement, so that the trigger returns at once (moderation.ingest).
     The latest row is always the newest by (created_at, event_id), whatever the commit order. The window is exact
     for every writer: a re-read locks the author's stored row before it reads (migration 0026), so a writer
     appending at the same moment is waited for and counted. No foreign keys: the
@@ -427,7 +432,8 @@ class LatestBehaviourScore(models.Model):
     # Hundredths (severities are stored to 2 decimals): sums are exact integers, so a behaviour score rounds
     # half up exactly as its definition says, whatever order the values were added in.
     recent_severities = ArrayField(
-        models.SmallIntegerField(), help_text="The last 100 severity scores in hundredths, oldest first."
+        models.SmallIntegerField(),
+        help_text=f"The last {BEHAVIOUR_WINDOW} severity scores in hundredths, oldest first.",
     )
     # Their sum, kept beside them: scoring a new event subtracts the one or two severities that leave the window
     # instead of adding up to 99 (a batch of 1,000 events read 1,000 arrays element by element).

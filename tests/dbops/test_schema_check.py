@@ -7,13 +7,13 @@ reads the catalog through its own scratch connection and database, which must se
 
 import io
 from contextlib import contextmanager
-from importlib import import_module
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 
 import dbops.schema_check
+from dbops import sql_versions
 from moderation.models import EMBEDDING_DIMENSIONS, ActionEvent, EvaluationEvent
 
 # Every check builds and drops a scratch database.
@@ -112,8 +112,8 @@ def test_column_altered_outside_migrations_is_reported(forward, backward, expect
 
 def test_missing_vector_extension_is_reported():
     # CASCADE takes the embedding column, its HNSW parts and evaluation_event_insert() (a vector argument) along;
-    # the column and the function come back in the finally, the parts at the next fold_embeddings (a part whose
-    # index is gone is searched exactly meanwhile).
+    # the column and the function (its current version) come back in the finally, the parts at the next
+    # fold_embeddings (a part whose index is gone is searched exactly meanwhile).
     embedding = EvaluationEvent._meta.get_field("embedding")
     execute("DROP EXTENSION vector CASCADE")
     try:
@@ -122,10 +122,21 @@ def test_missing_vector_extension_is_reported():
         execute("CREATE EXTENSION vector")
         with connection.schema_editor() as editor:
             editor.add_field(EvaluationEvent, embedding)
-        execute(import_module("moderation.migrations.0015_evaluation_event_insert_function").CREATE)
+        execute(sql_versions.versions("moderation")["evaluation_event_insert"][-1].read())
     assert code == 1
     assert "drift in database:\n  - extension vector: missing\n" in output
     assert f"  - column embedding: missing (vector({EMBEDDING_DIMENSIONS}))\n" in output
+
+
+def test_function_replaced_by_an_older_version_is_reported_by_version_file():
+    *_, older, current = sql_versions.versions("moderation")["evaluation_event_insert"]
+    with changed_by_hand(older.replacing(), current.replacing()):
+        code, output = run_schema_check()
+    assert code == 1
+    assert (
+        "drift in database:\n  ~ function evaluation_event_insert(uuid,uuid,text,double precision,jsonb,vector,"
+        f"timestamp with time zone,bigint): runs {older.label}; the applied migrations load {current.label}\n"
+    ) in output
 
 
 def test_dropped_check_constraint_is_reported_missing():

@@ -68,6 +68,20 @@ def test_behaviour_score_is_the_mean_of_the_last_100_including_several_in_one_ba
     assert stored_scores(other.pk, "ana") == [1.0]
 
 
+@pytest.mark.django_db
+def test_severities_count_in_hundredths_rounded_half_up_whatever_their_decimals():
+    """severity_hundredths() takes float arithmetic near whole hundredths and numeric elsewhere: numeric's answer
+    always (raw SQL writers may store any severity; 0.125 is 13 where float8's round() gives 12)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT i / 200000.0::float8 AS s FROM generate_series(0, 200000) i) t "
+            "WHERE severity_hundredths(s) <> round(s::numeric * 100)"
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT severity_hundredths(0.125), severity_hundredths(0.145), severity_hundredths(0.07)")
+        assert cursor.fetchone() == (13, 15, 7)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_single_record_returns_the_stored_event_with_its_score():
     moderator = ModeratorFactory()

@@ -1,11 +1,14 @@
 """seed_demo: realistic rows in every status, valid moderator configs, reproducible with --seed."""
 
+from collections import defaultdict
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
 from moderation.models import ActionEvent, ActionReview, ActionStatus, EvaluationEvent, Moderator, VectorIndexPart
 from moderation.validators import validate_moderator_conf
+from tests.moderation.test_ingest import expected_scores
 
 
 def snapshot():
@@ -35,6 +38,15 @@ def test_seed_demo_fills_every_status_and_repeats_itself_with_the_same_seed(caps
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname = ANY(%s)", [[p.index_name for p in parts]])
         assert cursor.fetchone()[0] == len(parts)
+    # Scored by the ingest path: every author's scores follow the definition.
+    authors = defaultdict(list)
+    rows = EvaluationEvent.objects.order_by("created_at", "event_id").values_list(
+        "moderator_id", "platform_user_id", "severity_score", "behaviour_score"
+    )
+    for moderator_id, user, severity, score in rows:
+        authors[moderator_id, user].append((severity, score))
+    for rows in authors.values():
+        assert [score for _, score in rows] == expected_scores([severity for severity, _ in rows])
     first = snapshot()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE action_reviews, action_events, evaluation_events, moderators CASCADE")
