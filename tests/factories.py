@@ -1,6 +1,7 @@
 from functools import lru_cache
 
 import factory
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import User
@@ -21,6 +22,16 @@ def valid_conf(**overrides) -> dict:
     }
     conf.update(overrides)
     return conf
+
+
+@lru_cache
+def _hashed(raw: str, hashers: tuple) -> str:
+    return make_password(raw)
+
+
+def hashed_once(raw: str) -> str:
+    """make_password, once per password and PASSWORD_HASHERS (a test may switch to a cheap hasher)."""
+    return _hashed(raw, tuple(settings.PASSWORD_HASHERS))
 
 
 def message_context(**overrides) -> dict:
@@ -48,7 +59,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     # Hashed once per password: an Argon2 hash at the old service's cost takes ~0.1 s, and a test may make dozens
     # of users (every moderator has one). Users sharing a password share its salt, which no test depends on.
-    password = factory.django.Password("correct horse battery", transform=lru_cache(make_password))
+    password = factory.django.Password("correct horse battery", transform=hashed_once)
 
 
 class ModeratorFactory(factory.django.DjangoModelFactory):
