@@ -25,9 +25,10 @@ test: setup lint browser
 	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
 	bash scripts/test-clock-ahead
 
-# The inner loop: no extra servers, subprocesses or scratch databases (make test runs those too).
+# The inner loop: no extra servers, subprocesses or scratch databases (make test runs those too), in two
+# processes sharing one embedded server, each with a test database of its own.
 test-quick: setup
-	$(PYTHON) -m pytest -m "not slow"
+	$(PYTHON) -m pytest -n 2 -m "not slow"
 
 # Tests pass on any date: the quick suite with the clock 3 years ahead for pytest and its embedded server
 # (Debian's faketime, installed as root when missing).
