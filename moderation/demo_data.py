@@ -4,7 +4,8 @@ Users, moderators with valid configurations, evaluation events of plausible Disc
 order (a daily and weekly rhythm over --days), each author's behaviour score as the mean severity of
 their last 100 messages, clustered 1024-d embeddings for a fraction of the events, actions for the
 severe ones in every status, and the review log of the decided ones. The same --seed gives the same
-rows; times are relative to the start of the current UTC day.
+rows; times are relative to the start of the current UTC day. With legacy_events, the oldest events and their
+actions are keyed as the old service keys them (uuid4, whole-second times): a database taken over from it.
 
 Rows go in through COPY, then one fold_embeddings builds the vector index part over them (the graph is
 built once, in bulk: row-by-row HNSW inserts are two orders of magnitude slower). Existing parts are
@@ -82,10 +83,11 @@ class SeedResult:
 
 def seed(
     *, events: int, seed: int = 42, moderators: int | None = None, days: int = 90,
-    embedded_fraction: float = 0.02, action_ratio: float = 0.2, progress: Progress | None = None,
-    say: Callable[[str], None] | None = None,
+    embedded_fraction: float = 0.02, action_ratio: float = 0.2, legacy_events: int = 0,
+    progress: Progress | None = None, say: Callable[[str], None] | None = None,
 ) -> SeedResult:  # fmt: skip
-    """Add `events` evaluation events (and everything around them) to the database, in one transaction."""
+    """Add `events` evaluation events (and everything around them) to the database, in one transaction; the oldest
+    `legacy_events` of them, and their actions, with uuid4 keys and whole-second times, as the old service writes."""
     rng = random.Random(seed)
     result = SeedResult()
     until = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -96,7 +98,7 @@ def seed(
         mods = _moderators(rng, owners, moderator_count, start, result)
         with connection.cursor() as cursor:
             vector_indexes = _drop_vector_indexes(cursor, ["evaluation_events"])
-            generator = _Generator(rng, mods, start, until, events, embedded_fraction, action_ratio)
+            generator = _Generator(rng, mods, start, until, events, embedded_fraction, action_ratio, legacy_events)
             actions = _copy_evaluations(cursor, generator, result, progress)
             _copy_actions(cursor, rng, actions, until, reviewers, result, progress)
             # The deferred foreign key checks of the load run now: CREATE INDEX refuses a table with pending ones.
@@ -201,11 +203,17 @@ def uuid7_at(moment: datetime, rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=unix_ms << 80 | 0x7 << 76 | rng.getrandbits(12) << 64 | 0b10 << 62 | rng.getrandbits(62))
 
 
+def uuid4_from(rng: random.Random) -> uuid.UUID:
+    """A version-4 UUID, as the old service's uuid.uuid4() makes them (random bits, nothing of the time)."""
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
 class _Generator:
     """Plausible events in time order, with authors, channels, severities and behaviour scores."""
 
-    def __init__(self, rng, mods, start, until, events, embedded_fraction, action_ratio):
+    def __init__(self, rng, mods, start, until, events, embedded_fraction, action_ratio, legacy_events=0):
         self.rng, self.mods, self.start, self.events = rng, mods, start, events
+        self.legacy_events = legacy_events
         self.embedded_fraction = embedded_fraction
         # Severity above this makes an action; tuned so about action_ratio of the events get one.
         self.action_threshold = 0.45 - (action_ratio - 0.2)
@@ -231,7 +239,10 @@ class _Generator:
     def __iter__(self):
         rng = self.rng
         moments = _times(self.start, self.until, self.events, rng)
-        for created_at in moments:
+        for n, created_at in enumerate(moments):
+            legacy = n < self.legacy_events
+            if legacy:
+                created_at = created_at.replace(microsecond=0)  # the old service's times are whole seconds
             mod = self.mods[_pick(self.cumulative, rng.random())]
             authors = self.authors[mod.pk]
             user_id, username, temper = authors[int(len(authors) * rng.random() ** 2)]
@@ -262,7 +273,8 @@ class _Generator:
             embedding = None
             if rng.random() < self.embedded_fraction:
                 embedding = _vector_text(self.centres[category], rng)
-            yield mod, created_at, uuid7_at(created_at, rng), user_id, severity, behaviour, context, embedding
+            key = uuid4_from(rng) if legacy else uuid7_at(created_at, rng)
+            yield mod, created_at, key, legacy, user_id, severity, behaviour, context, embedding
 
 
 def _copy_evaluations(cursor, generator, result, progress):
@@ -272,12 +284,14 @@ def _copy_evaluations(cursor, generator, result, progress):
         "event_id, moderator_id, platform_user_id, severity_score, behaviour_score, context, embedding, created_at"
     )
     with cursor.copy(f"COPY evaluation_events ({columns}) FROM STDIN") as copy:
-        for n, (mod, created_at, key, user_id, severity, behaviour, context, embedding) in enumerate(generator, 1):
+        for n, (mod, created_at, key, legacy, user_id, severity, behaviour, context, embedding) in enumerate(
+            generator, 1
+        ):
             text = json.dumps(context, separators=(",", ":"))
             copy.write_row((key, mod.pk, user_id, severity, behaviour, text, embedding, created_at))
             result.embeddings += embedding is not None
             if severity >= generator.action_threshold:
-                actions.append((key, mod.pk, created_at, severity, text, user_id, context["username"]))
+                actions.append((key, mod.pk, created_at, legacy, severity, text, user_id, context["username"]))
             if progress and n % 10_000 == 0:
                 progress("evaluation_events", n, generator.events, False)
     result.evaluations = generator.events
@@ -298,9 +312,13 @@ def _copy_actions(cursor, rng, actions, until, reviewers, result, progress):
     )
     counts = dict.fromkeys(ActionStatus.values, 0)
     with cursor.copy(f"COPY action_events ({columns}) FROM STDIN") as copy:
-        for n, (event_id, moderator_id, created_at, severity, context, user_id, username) in enumerate(actions, 1):
+        for n, (event_id, moderator_id, created_at, legacy, severity, context, user_id, username) in enumerate(
+            actions, 1
+        ):
             acted_at = created_at + timedelta(seconds=rng.uniform(0.5, 5))
-            key = uuid7_at(acted_at, rng)
+            if legacy:
+                acted_at = acted_at.replace(microsecond=0)
+            key = uuid4_from(rng) if legacy else uuid7_at(acted_at, rng)
             if severity < 0.6:
                 action_type, params, reason = (
                     ActionType.REPLY,
