@@ -110,8 +110,8 @@ class ActionSeverityBandFilter(SeverityBandFilter):
 class CreatedWithinFilter(admin.SimpleListFilter):
     """Fixed recent ranges: no SELECT DISTINCT date_trunc(...) to list them.
 
-    The page reads *_created_key_idx backwards from the newest until it has its rows; the capped count is an index-only
-    skip scan of *_mod_created_key_idx on PostgreSQL 18 (10 ms for 10,001 rows of the last 7 days at 1M events).
+    Both the page and its capped count are a range of *_created_key_idx from the newest, the count index-only
+    (EXPLAIN ANALYZE at 220,000 events: 0.5 ms for 1,001 rows of the last 7 days, 0.2 ms for the page).
     """
 
     title = "created"
