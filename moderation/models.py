@@ -89,6 +89,8 @@ class ActivityQuerySet(models.QuerySet):
         PostgreSQL's row comparison `(created_at, pk) < (t, k)` is one range of *_created_key_idx (or, for one
         moderator, *_mod_created_key_idx), read backwards: no OFFSET, no sort.
         """
+        # Django 5.2's composite-key lookups compile to a row comparison, one index range; the same condition
+        # spelled `a < x OR (a = x AND b < y)` is not one.
         return self.filter(TupleLessThan(Tuple(F("created_at"), F("pk")), (created_at, pk)))
 
     def activity(self, moderator_id, period: str = "day"):
@@ -117,10 +119,13 @@ class ActivityQuerySet(models.QuerySet):
 
 class EvaluationEventQuerySet(ActivityQuerySet):
     def for_moderator(self, moderator_id):
-        return self.filter(moderator_id=moderator_id).order_by(*NEWEST_FIRST)  # evaluation_mod_created_key_idx
+        # evaluation_mod_created_key_idx; for a moderator with much of the table, the planner may walk
+        # evaluation_created_key_idx instead (both in order, no sort).
+        return self.filter(moderator_id=moderator_id).order_by(*NEWEST_FIRST)
 
     def for_platform_user(self, moderator_id, platform_user_id):
-        # evaluation_mod_user_scores_idx orders by time; the key (included) breaks ties as the latest-scores row does.
+        # evaluation_mod_user_scores_idx orders by time (index-only); the key, included there, breaks ties as the
+        # latest-scores row does (an incremental sort within one instant).
         return self.filter(moderator_id=moderator_id, platform_user_id=platform_user_id).order_by(*NEWEST_FIRST)
 
     def latest_behaviour_scores(self, moderator_id):
