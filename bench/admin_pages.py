@@ -1,10 +1,13 @@
 """How fast the admin's pages answer with 1,000,000 evaluation events and ~200,000 actions.
 
-    python -m bench.admin_pages [--events 1000000] [--runs 5]          (part of `make bench`)
-    GOVA_BENCH_PGDATA=/var/tmp/gova-bench python -m bench.admin_pages   (reuse a seeded server folder)
+    python -m bench.admin_pages [--events 1000000] [--history adopted|new] [--runs 5]   (part of `make bench`)
+    GOVA_BENCH_PGDATA=/var/tmp/gova-bench python -m bench.admin_pages                    (reuse a seeded folder)
 
 A throwaway embedded PostgreSQL in a temporary folder gets the schema (`migrate`) and `seed_demo`
-data (or, with GOVA_BENCH_PGDATA, a folder seeded by an earlier run is reused, and kept). Each page
+data (or, with GOVA_BENCH_PGDATA, a folder seeded by an earlier run is reused, and kept). The history is, by
+default, a database taken over from the old service: --events events keyed uuid4 with whole-second times (the
+old service's, spread over 90 days), then a tenth as many keyed uuidv7 (this project's, the newest); with
+`--history new`, --events events keyed uuidv7 only. Each page
 is requested in-process with Django's test client as a superuser: one warm-up request, then the
 median of --runs. Every figure is printed against the admin index page measured in the same run,
 with the number of queries. It prints; it asserts nothing about the timings.
@@ -24,12 +27,13 @@ def pages(client):
     from django.db import connection
     from django.urls import reverse
 
-    from moderation.models import ActionEvent, EvaluationEvent, Moderator
+    from moderation.models import NEWEST_FIRST, ActionEvent, EvaluationEvent, Moderator
+    from moderation.paginators import OLDER_VAR, older_cursor
 
     evaluations = reverse("admin:moderation_evaluationevent_changelist")
     actions = reverse("admin:moderation_actionevent_changelist")
-    evaluation = EvaluationEvent.objects.order_by("-pk").only("pk", "platform_user_id").first()
-    action = ActionEvent.objects.filter(status="rejected").order_by("-pk").only("pk").first()
+    evaluation = EvaluationEvent.objects.order_by(*NEWEST_FIRST).only("pk", "platform_user_id", "created_at").first()
+    action = ActionEvent.objects.filter(status="rejected").order_by(*NEWEST_FIRST).only("pk", "created_at").first()
     with connection.cursor() as cursor:
         # The busiest moderator, from a 0.1% sample instead of a GROUP BY over the table (a small table,
         # whose sample can be empty, is counted whole).
@@ -41,25 +45,31 @@ def pages(client):
             if row:
                 break
         busiest = Moderator.objects.get(pk=row[0])
-        # A key among the oldest 1% of events: the keyset "older" link that deep.
-        cursor.execute(
-            "SELECT event_id FROM evaluation_events ORDER BY event_id LIMIT 1 OFFSET "
-            "(SELECT count(*) / 100 FROM (SELECT 1 FROM evaluation_events LIMIT 1000000) AS sampled)"
-        )
-        deep_key = cursor.fetchone()[0]
+
+    def deep(rows) -> str:
+        """`older=` at the row after which only the oldest 1% of `rows` (by time) are left: a keyset page that deep."""
+        oldest_first = rows.order_by("created_at", "pk").only("pk", "created_at")
+        return f"{OLDER_VAR}={older_cursor(oldest_first[min(rows.count(), 1_000_000) // 100])}"
+
     return [
         ("admin index (baseline)", reverse("admin:index")),
         ("evaluations: page 1", evaluations),
         ("evaluations: page 100 (last numbered)", f"{evaluations}?p=100"),
-        ("evaluations: older than the oldest 1% (keyset)", f"{evaluations}?event_id__lt={deep_key}"),
+        ("evaluations: the oldest 1% (keyset)", f"{evaluations}?{deep(EvaluationEvent.objects.all())}"),
         ("evaluations: search platform user id", f"{evaluations}?q={evaluation.platform_user_id}"),
         ("evaluations: search server id", f"{evaluations}?q={busiest.platform_server_id}"),
         ("evaluations: severity high", f"{evaluations}?severity=high"),
         ("evaluations: created in the past 7 days", f"{evaluations}?created=7d"),
         ("evaluations: one moderator", f"{evaluations}?moderator__moderator_id__exact={busiest.pk}"),
+        (
+            "evaluations: one moderator, its oldest 1% (keyset)",
+            f"{evaluations}?moderator__moderator_id__exact={busiest.pk}&"
+            f"{deep(EvaluationEvent.objects.filter(moderator=busiest))}",
+        ),
         ("evaluation: change page", reverse("admin:moderation_evaluationevent_change", args=[evaluation.pk])),
         ("actions: page 1", actions),
         ("actions: status rejected, page 20 (last numbered)", f"{actions}?status__exact=rejected&p=20"),
+        ("actions: the oldest 1% (keyset)", f"{actions}?{deep(ActionEvent.objects.all())}"),
         ("actions: search platform user id", f"{actions}?q={evaluation.platform_user_id}"),
         ("action: change page", reverse("admin:moderation_actionevent_change", args=[action.pk])),
         ("review queue", reverse("admin:moderation_reviewqueueitem_changelist")),
@@ -84,6 +94,25 @@ def measure(client, url: str, runs: int) -> tuple[float, int, int]:
     return statistics.median(timings), len(queries.captured_queries), response.status_code
 
 
+def key_mix() -> str:
+    """The share of each key version among the events, from a 1% sample (the whole table when that is empty)."""
+    from django.db import connection
+
+    lines = []
+    with connection.cursor() as cursor:
+        for table, key in (("evaluation_events", "event_id"), ("action_events", "action_id")):
+            for sample in ("TABLESAMPLE SYSTEM (1)", ""):
+                # The version is the 13th hex digit (PostgreSQL 16 has no uuid_extract_version()).
+                cursor.execute(f"SELECT substr({key}::text, 15, 1), count(*) FROM {table} {sample} GROUP BY 1")
+                counts = dict(cursor.fetchall())
+                if counts:
+                    break
+            total = sum(counts.values()) or 1
+            mix = ", ".join(f"uuid{version or '?'} {count / total:.0%}" for version, count in sorted(counts.items()))
+            lines.append(f"{table}: {mix}")
+    return "keys: " + "; ".join(lines)
+
+
 def run(runs: int) -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -93,6 +122,7 @@ def run(runs: int) -> None:
         admin = get_user_model().objects.create_superuser("bench-admin", "bench-admin@example.com", None)
     client = Client()
     client.force_login(admin)
+    print(key_mix())
     results = [(label, *measure(client, url, runs)) for label, url in pages(client)]
     baseline = results[0][1]
     print(f"\nmedian of {runs} requests each (after one warm-up), in-process test client, superuser")
@@ -105,7 +135,19 @@ def run(runs: int) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="evaluation events seeded (seed_demo --events)")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=1_000_000,
+        help="evaluation events seeded (the old service's, with --history adopted)",
+    )
+    parser.add_argument(
+        "--history",
+        choices=("adopted", "new"),
+        default="adopted",
+        help="adopted: --events keyed uuid4 by the old service, then a tenth as many keyed uuidv7 (default); "
+        "new: --events keyed uuidv7",
+    )
     parser.add_argument("--runs", type=int, default=5, help="timed requests per page")
     args = parser.parse_args(argv)
 
@@ -122,8 +164,14 @@ def main(argv=None) -> int:
 
         if not EvaluationEvent.objects.exists():
             started = time.monotonic()
-            call_command("seed_demo", events=args.events)
-            print(f"seeded {args.events:,} events in {time.monotonic() - started:.0f} s", flush=True)
+            legacy = args.events if args.history == "adopted" else 0
+            events = args.events + legacy // 10
+            call_command("seed_demo", events=events, legacy_events=legacy)
+            print(
+                f"seeded {events:,} events ({legacy:,} keyed uuid4 by the old service) in "
+                f"{time.monotonic() - started:.0f} s",
+                flush=True,
+            )
         run(args.runs)
     return 0
 

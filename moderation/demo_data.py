@@ -3,7 +3,9 @@
 Users, moderators with valid configurations, evaluation events of plausible Discord messages in time
 order (a daily and weekly rhythm over --days), clustered 1024-d embeddings for a fraction of the events,
 actions for the severe ones in every status, and the review log of the decided ones. The same --seed
-gives the same rows (keys aside); times are relative to the start of the current UTC day.
+gives the same rows (keys aside); times are relative to the start of the current UTC day. With legacy_events,
+the oldest events and their actions are keyed as the old service keys them (uuid4, whole-second times): a
+database taken over from it.
 
 Evaluations go in through the ingest path (moderation.services.evaluation_events_record), a batch per
 transaction, as any writer's do: behaviour scores and evaluation_latest_scores come from the database's
@@ -83,13 +85,14 @@ class SeedResult:
 
 def seed(
     *, events: int, seed: int = 42, moderators: int | None = None, days: int = 90,
-    embedded_fraction: float = 0.02, action_ratio: float = 0.2, progress: Progress | None = None,
-    say: Callable[[str], None] | None = None,
+    embedded_fraction: float = 0.02, action_ratio: float = 0.2, legacy_events: int = 0,
+    progress: Progress | None = None, say: Callable[[str], None] | None = None,
 ) -> SeedResult:  # fmt: skip
     """Add `events` evaluation events (and everything around them) to the database.
 
     Users and moderators go in one transaction, the evaluations a batch per transaction (the ingest path), the
-    actions and reviews one more: an interrupted run keeps the batches recorded so far.
+    actions and reviews one more: an interrupted run keeps the batches recorded so far. The oldest
+    `legacy_events` events, and their actions, get uuid4 keys and whole-second times, as the old service writes.
     """
     rng = random.Random(seed)
     result = SeedResult()
@@ -99,7 +102,7 @@ def seed(
     with transaction.atomic():
         owners, reviewers = _users(rng, moderator_count, result)
         mods = _moderators(rng, owners, moderator_count, start, result)
-    generator = _Generator(rng, mods, start, until, events, embedded_fraction, action_ratio)
+    generator = _Generator(rng, mods, start, until, events, embedded_fraction, action_ratio, legacy_events)
     actions = _record_evaluations(generator, result, progress)
     with transaction.atomic(), connection.cursor() as cursor:
         _copy_actions(cursor, rng, actions, until, reviewers, result, progress)
@@ -200,11 +203,17 @@ def uuid7_at(moment: datetime, rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=unix_ms << 80 | 0x7 << 76 | rng.getrandbits(12) << 64 | 0b10 << 62 | rng.getrandbits(62))
 
 
+def uuid4_from(rng: random.Random) -> uuid.UUID:
+    """A version-4 UUID, as the old service's uuid.uuid4() makes them (random bits, nothing of the time)."""
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
 class _Generator:
     """Plausible events in time order, with authors, channels and severities."""
 
-    def __init__(self, rng, mods, start, until, events, embedded_fraction, action_ratio):
+    def __init__(self, rng, mods, start, until, events, embedded_fraction, action_ratio, legacy_events=0):
         self.rng, self.mods, self.start, self.events = rng, mods, start, events
+        self.legacy_events = legacy_events
         self.embedded_fraction = embedded_fraction
         # Severity above this makes an action; tuned so about action_ratio of the events get one.
         self.action_threshold = 0.45 - (action_ratio - 0.2)
@@ -229,7 +238,10 @@ class _Generator:
     def __iter__(self):
         rng = self.rng
         moments = _times(self.start, self.until, self.events, rng)
-        for created_at in moments:
+        for n, created_at in enumerate(moments):
+            legacy = n < self.legacy_events
+            if legacy:
+                created_at = created_at.replace(microsecond=0)  # the old service's times are whole seconds
             mod = self.mods[_pick(self.cumulative, rng.random())]
             authors = self.authors[mod.pk]
             user_id, username, temper = authors[int(len(authors) * rng.random() ** 2)]
@@ -262,17 +274,23 @@ class _Generator:
 
 def _record_evaluations(generator, result, progress):
     """Record the events through the ingest path, a batch per transaction (a batch's authors' locks are held only
-    that long); return the (evaluation, created_at, severity, context, author) that get an action."""
+    that long); return the (evaluation, moderator, created_at, legacy, severity, context, author, username) of the
+    events that get an action. The first `legacy_events` are re-keyed with uuid4 keys, as the old service's are."""
     actions = []
     recorded = 0
     events = iter(generator)
     while batch := list(itertools.islice(events, DEFAULT_BATCH_SIZE)):
-        for item, event in zip(batch, evaluation_events_record(events=batch), strict=True):
+        with transaction.atomic():
+            keys = [event.event_id for event in evaluation_events_record(events=batch)]
+            legacy = max(0, min(len(batch), generator.legacy_events - recorded))
+            if legacy:
+                keys[:legacy] = _rekey_as_legacy(keys[:legacy], generator.rng)
+        for n, (item, key) in enumerate(zip(batch, keys, strict=True)):
             result.embeddings += item.embedding is not None
             if item.severity_score >= generator.action_threshold:
                 text = json.dumps(item.context, separators=(",", ":"))
                 actions.append(
-                    (event.event_id, item.moderator_id, item.created_at, item.severity_score, text,
+                    (key, item.moderator_id, item.created_at, n < legacy, item.severity_score, text,
                      item.platform_user_id, item.context["username"])
                 )  # fmt: skip
         recorded += len(batch)
@@ -282,6 +300,18 @@ def _record_evaluations(generator, result, progress):
     if progress:
         progress("evaluation_events", result.evaluations, generator.events, True)
     return actions
+
+
+def _rekey_as_legacy(keys: list, rng) -> list:
+    """New uuid4 keys for just-recorded events (no action points at them yet): the old service's keys."""
+    legacy_keys = [uuid4_from(rng) for _ in keys]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE evaluation_events e SET event_id = k.legacy FROM unnest(%s::uuid[], %s::uuid[]) AS k(made, legacy) "
+            "WHERE e.event_id = k.made",
+            [keys, legacy_keys],
+        )
+    return legacy_keys
 
 
 # -- actions and their reviews ---------------------------------------------------------------------
@@ -296,9 +326,13 @@ def _copy_actions(cursor, rng, actions, until, reviewers, result, progress):
     )
     counts = dict.fromkeys(ActionStatus.values, 0)
     with cursor.copy(f"COPY action_events ({columns}) FROM STDIN") as copy:
-        for n, (event_id, moderator_id, created_at, severity, context, user_id, username) in enumerate(actions, 1):
+        for n, (event_id, moderator_id, created_at, legacy, severity, context, user_id, username) in enumerate(
+            actions, 1
+        ):
             acted_at = created_at + timedelta(seconds=rng.uniform(0.5, 5))
-            key = uuid7_at(acted_at, rng)
+            if legacy:
+                acted_at = acted_at.replace(microsecond=0)
+            key = uuid4_from(rng) if legacy else uuid7_at(acted_at, rng)
             if severity < 0.6:
                 action_type, params, reason = (
                     ActionType.REPLY,

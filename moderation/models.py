@@ -5,7 +5,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connections, models
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from django.db.models.functions import Now, Trunc
 from django.utils import timezone
 from pgvector.django import VectorField
@@ -60,6 +61,9 @@ def validate_embedding_dimensions(value) -> None:
 # -- querysets ---------------------------------------------------------------------------
 
 
+# Event lists order by time, newest first. The key only breaks ties between rows of the same instant: the old
+# service writes uuid4 keys (random bits), so a key's order says nothing about time (docs/architecture.md#keys).
+NEWEST_FIRST = ("-created_at", "-pk")
 ACTIVITY_PERIODS = ("day", "week", "month")
 # The old service's /moderators/{id}/stats windows, each with the bucket it was charted in.
 STATS_WINDOWS = {
@@ -69,7 +73,7 @@ STATS_WINDOWS = {
 }
 
 # generate_series makes every bucket of the window, so a quiet day is a 0, not a gap. COUNT(*) over
-# (moderator_id, created_at) reads *_mod_created_idx only (index-only scan); COUNT(pk) would read every table row.
+# (moderator_id, created_at) reads *_mod_created_key_idx only (index-only scan); COUNT(pk) would read every table row.
 BUCKET_COUNTS_SQL = """
 WITH buckets AS (
     SELECT generate_series(date_trunc(%(bucket)s, %(start)s::timestamptz), date_trunc(%(bucket)s, %(end)s::timestamptz),
@@ -84,8 +88,18 @@ SELECT b.bucket, coalesce(c.n, 0) FROM buckets b LEFT JOIN counts c USING (bucke
 
 
 class ActivityQuerySet(models.QuerySet):
+    def older_than(self, created_at, pk):
+        """Rows after (created_at, pk) in NEWEST_FIRST order: the next keyset page, at any depth.
+
+        PostgreSQL's row comparison `(created_at, pk) < (t, k)` is one range of *_created_key_idx (or, for one
+        moderator, *_mod_created_key_idx), read backwards: no OFFSET, no sort.
+        """
+        # Django 5.2's composite-key lookups compile to a row comparison, one index range; the same condition
+        # spelled `a < x OR (a = x AND b < y)` is not one.
+        return self.filter(TupleLessThan(Tuple(F("created_at"), F("pk")), (created_at, pk)))
+
     def activity(self, moderator_id, period: str = "day"):
-        """Event counts of one moderator per day, week or month, oldest first (index-only on *_mod_created_idx)."""
+        """Event counts of one moderator per day, week or month, oldest first (index-only on *_mod_created_key_idx)."""
         if period not in ACTIVITY_PERIODS:
             raise ValueError(f"period must be one of {', '.join(ACTIVITY_PERIODS)}, not {period!r}")
         return (
@@ -110,11 +124,14 @@ class ActivityQuerySet(models.QuerySet):
 
 class EvaluationEventQuerySet(ActivityQuerySet):
     def for_moderator(self, moderator_id):
-        return self.filter(moderator_id=moderator_id).order_by("-created_at")  # evaluation_mod_created_idx
+        # evaluation_mod_created_key_idx; for a moderator with much of the table, the planner may walk
+        # evaluation_created_key_idx instead (both in order, no sort).
+        return self.filter(moderator_id=moderator_id).order_by(*NEWEST_FIRST)
 
     def for_platform_user(self, moderator_id, platform_user_id):
-        # evaluation_mod_user_scores_idx
-        return self.filter(moderator_id=moderator_id, platform_user_id=platform_user_id).order_by("-created_at")
+        # evaluation_mod_user_scores_idx orders by time (index-only); the key, included there, breaks ties as the
+        # latest-scores row does (an incremental sort within one instant).
+        return self.filter(moderator_id=moderator_id, platform_user_id=platform_user_id).order_by(*NEWEST_FIRST)
 
     def latest_behaviour_scores(self, moderator_id):
         """Each platform user's most recent evaluation for one moderator, highest behaviour score first.
@@ -182,13 +199,15 @@ class ActionEventQuerySet(ActivityQuerySet):
         actions = self.filter(moderator_id=moderator_id)
         if status is not None:
             actions = actions.filter(status=status)  # action_mod_status_created_idx
-        return actions.order_by("-created_at")  # action_mod_created_idx
+        return actions.order_by(*NEWEST_FIRST)  # action_mod_created_key_idx
 
     def awaiting_approval(self):
-        return self.filter(status=ActionStatus.AWAITING_APPROVAL).order_by("created_at")  # action_awaiting_created_idx
+        # action_awaiting_created_idx; the key only breaks ties of the same instant.
+        return self.filter(status=ActionStatus.AWAITING_APPROVAL).order_by("created_at", "pk")
 
     def review_queue(self):
-        """Actions awaiting approval, most severe message first, then oldest.
+        """Actions awaiting approval, most severe message first, then oldest (the key only breaks ties of the same
+        instant: an old-service key is uuid4, not a time).
 
         Severity lives on the evaluation: the partial index action_awaiting_created_idx finds the
         awaiting rows (a few thousand of 200,000) and each joins its evaluation by primary key; the
@@ -260,7 +279,7 @@ class EvaluationEvent(models.Model):
     """One scored chat message."""
 
     event_id = uuid7_primary_key()
-    # db_index=False: evaluation_mod_created_idx leads with moderator_id and serves the FK.
+    # db_index=False: evaluation_mod_created_key_idx leads with moderator_id and serves the FK.
     moderator = models.ForeignKey(Moderator, on_delete=models.CASCADE, related_name="evaluations", db_index=False)
     platform_user_id = models.CharField(max_length=None, help_text="The message author's platform id.")
     severity_score = models.FloatField(validators=SCORE_RANGE)
@@ -285,8 +304,12 @@ class EvaluationEvent(models.Model):
             models.CheckConstraint(condition=Q(behaviour_score__range=(0, 1)), name="evaluation_behaviour_range"),
         ]
         indexes = [
-            # A moderator's evaluations by time: counts per day/week/month, newest first.
-            models.Index(fields=["moderator", "created_at"], name="evaluation_mod_created_idx"),
+            # Every list is by time, the key breaking ties (NEWEST_FIRST): keys are uuidv7 or the old service's uuid4.
+            # The admin's list, newest first and "older" keyset pages: a backward range scan, however deep.
+            models.Index(fields=["created_at", "event_id"], name="evaluation_created_key_idx"),
+            # One moderator's evaluations by time: its admin list and keyset pages, for_moderator(), counts per
+            # day/week/month (index-only), trends.
+            models.Index(fields=["moderator", "created_at", "event_id"], name="evaluation_mod_created_key_idx"),
             # The latest behaviour score per platform user of a moderator.
             # Covering: the behaviour-score window at ingest (an author's last 99 severities) and the leaderboard's
             # latest score per user are read from the index alone, no heap page per row.
@@ -311,7 +334,7 @@ class ActionEvent(models.Model):
 
     action_id = uuid7_primary_key()
     event_id = models.UUIDField(help_text="Id of the triggering message event.")
-    # db_index=False: action_mod_created_idx leads with moderator_id and serves the FK.
+    # db_index=False: action_mod_created_key_idx leads with moderator_id and serves the FK.
     moderator = models.ForeignKey(Moderator, on_delete=models.CASCADE, related_name="actions", db_index=False)
     platform_user_id = models.CharField(max_length=None, null=True, blank=True, help_text="The target user.")
     # The original database has no ON DELETE rule here, and neither has Django: deleting an evaluation
@@ -338,8 +361,10 @@ class ActionEvent(models.Model):
             models.CheckConstraint(condition=Q(status__in=ActionStatus.values), name="action_status_valid"),
         ]
         indexes = [
-            # A moderator's actions, newest first.
-            models.Index(fields=["moderator", "created_at"], name="action_mod_created_idx"),
+            # The admin's list, newest first and "older" keyset pages (by time, the key breaking ties).
+            models.Index(fields=["created_at", "action_id"], name="action_created_key_idx"),
+            # A moderator's actions, newest first: its admin list, keyset pages, for_moderator(), counts.
+            models.Index(fields=["moderator", "created_at", "action_id"], name="action_mod_created_key_idx"),
             # ... filtered by status (the approval queue of one moderator).
             models.Index(fields=["moderator", "status", "created_at"], name="action_mod_status_created_idx"),
             # The original schema indexes action_type.

@@ -9,7 +9,7 @@ Strategies (see `plan`):
     exact      a filter matching at most EXACT_MAX_ROWS rows (by the planner's estimate), or any filter on
                pgvector < 0.8 (PostgreSQL 16's 0.6 has no iterative scan: a graph scan filtered afterwards
                finds 2.8 of 10 rows for a moderator with 5% of the table): distances over the matching rows,
-               found through evaluation_mod_created_idx.
+               found through evaluation_mod_created_key_idx.
 Every statement of a search runs in one transaction with SET LOCAL settings (in a caller's transaction, in a
 savepoint rolled back afterwards, so the settings end with the search); the search itself is one statement,
 so it sees one snapshot: a committed row is found whether or not it has been folded into a graph.

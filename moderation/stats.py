@@ -8,7 +8,7 @@ from django.db.models import Count, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from moderation.models import STATS_WINDOWS, ActionEvent, EvaluationEvent, Moderator
+from moderation.models import NEWEST_FIRST, STATS_WINDOWS, ActionEvent, EvaluationEvent, Moderator
 
 INSIGHT_DAYS = 30
 # On one moderator's page. Both bounded reads cost the busiest moderator of 1M events ~15 ms at 100,000
@@ -52,7 +52,7 @@ def moderator_insight(moderator_id, *, days: int = INSIGHT_DAYS) -> dict:
     # (every evaluation of 30 days took 173 ms for one with 8% of 1M events; severity is not in an index).
     recent = (
         EvaluationEvent.objects.filter(moderator_id=moderator_id, created_at__gte=since)
-        .order_by("-created_at")
+        .order_by(*NEWEST_FIRST)
         .values("severity_score")[:SEVERITY_SAMPLE]
     )
     severity = recent.aggregate(**{key: Count("severity_score", filter=severity_band(key)) for key in SEVERITY_BANDS})
@@ -79,7 +79,7 @@ def moderator_insight(moderator_id, *, days: int = INSIGHT_DAYS) -> dict:
 def capped_count(table: str, cap: int) -> RawSQL:
     """The row's moderator's rows in `table`, counted up to cap + 1 (an annotation of a Moderator queryset).
 
-    `SELECT 1`, not the key, so the count is an index-only scan of *_mod_created_idx; the LIMIT bounds
+    `SELECT 1`, not the key, so the count is an index-only scan of *_mod_created_key_idx; the LIMIT bounds
     it for the busiest moderator (a plain COUNT read 1,000,000 index entries for one at 1M events).
     """
     return RawSQL(

@@ -29,7 +29,7 @@ SELECT event_id, platform_user_id, created_at, created_at >= %(split)s AS curren
 FROM evaluation_events
 WHERE moderator_id = %(moderator_id)s AND created_at >= %(start)s AND created_at < %(end)s
   AND severity_score >= %(threshold)s AND embedding IS NOT NULL
-ORDER BY created_at DESC
+ORDER BY created_at DESC, event_id DESC  -- by time; the key (uuid4 from the old service) only breaks ties
 LIMIT %(limit)s
 """
 
@@ -72,7 +72,7 @@ def content_trends(
 ) -> Trends:  # fmt: skip
     """Clusters of flagged content in [end - window, end), each with its count in the window before, largest first.
 
-    Reads the moderator's flagged events of both windows newest first through evaluation_mod_created_idx.
+    Reads the moderator's flagged events of both windows newest first through evaluation_mod_created_key_idx.
     """
     end = end or timezone.now()
     rows = _flagged(moderator_id, end - 2 * window, end - window, end, threshold, max_events)

@@ -1,24 +1,24 @@
 from django import template
-from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR
+from django.contrib.admin.views.main import PAGE_VAR
+
+from moderation.paginators import OLDER_VAR, NewestFirstChangeList, older_cursor
 
 register = template.Library()
 
 
 @register.simple_tag
 def keyset_links(cl) -> dict:
-    """Links for keyset pagination: 'older' continues after the last row shown (`<pk>__lt=`), by primary key.
+    """Links for keyset pagination: 'older' continues after the last row shown (`?older=<created_at>_<key>`).
 
-    Only for the default order (newest key first): a uuidv7 key sorts like the creation time, so
-    `pk < last` is the next page at any depth, an index range scan instead of an OFFSET.
+    Only for a list newest first by (created_at, key): `(created_at, key) < (last row's)` is the next page at any
+    depth, an index range scan instead of an OFFSET, whatever kind of key the rows have.
     """
-    pk_name = cl.opts.pk.name
-    cursor_param = f"{pk_name}__lt"
     links = {"older": None, "newest": None}
-    if ORDER_VAR in cl.params or cl.queryset.query.order_by not in ((f"-{pk_name}",), ("-pk",)):
+    if not isinstance(cl, NewestFirstChangeList) or not cl.keyset:
         return links
-    if cursor_param in cl.params:
-        links["newest"] = cl.get_query_string(remove=[cursor_param, PAGE_VAR])
+    if cl.older_than is not None:
+        links["newest"] = cl.get_query_string(remove=[OLDER_VAR, PAGE_VAR])
     rows = list(cl.result_list)  # evaluated already by the result table above: no query
     if len(rows) == cl.list_per_page:
-        links["older"] = cl.get_query_string({cursor_param: rows[-1].pk}, remove=[PAGE_VAR])
+        links["older"] = cl.get_query_string({OLDER_VAR: older_cursor(rows[-1])}, remove=[PAGE_VAR])
     return links

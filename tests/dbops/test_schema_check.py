@@ -69,8 +69,8 @@ def test_migrated_database_is_in_sync_and_leaves_no_scratch_database():
 
 
 def test_dropped_index_is_reported_missing():
-    index = next(i for i in EvaluationEvent._meta.indexes if i.name == "evaluation_mod_created_idx")
-    execute("DROP INDEX evaluation_mod_created_idx")
+    index = next(i for i in EvaluationEvent._meta.indexes if i.name == "evaluation_mod_created_key_idx")
+    execute("DROP INDEX evaluation_mod_created_key_idx")
     try:
         code, output = run_schema_check()
     finally:
@@ -78,7 +78,9 @@ def test_dropped_index_is_reported_missing():
             editor.add_index(EvaluationEvent, index)
     assert code == 1
     assert "drift in evaluation_events:\n" in output
-    assert "  - index evaluation_mod_created_idx: missing (USING btree (moderator_id, created_at))" in output
+    assert (
+        "  - index evaluation_mod_created_key_idx: missing (USING btree (moderator_id, created_at, event_id))" in output
+    )
 
 
 @pytest.mark.parametrize(

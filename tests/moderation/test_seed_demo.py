@@ -54,7 +54,21 @@ def test_seed_demo_fills_every_status_and_repeats_itself_with_the_same_seed(caps
     assert snapshot() == first
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_legacy_events_are_the_oldest_keyed_as_the_old_service_keys_them():
+    call_command("seed_demo", events=2000, legacy_events=1500, seed=3)
+    events = list(EvaluationEvent.objects.order_by("created_at", "pk").values_list("pk", "created_at"))
+    assert {key.version for key, _ in events[:1500]} == {4} and {key.version for key, _ in events[1500:]} == {7}
+    assert {moment.microsecond for _, moment in events[:1500]} == {0}  # whole seconds
+    legacy = ActionEvent.objects.filter(evaluation_id__in=[key for key, _ in events[:1500]])
+    assert legacy.exists() and {action.pk.version for action in legacy} == {4}
+    assert {action.pk.version for action in ActionEvent.objects.exclude(pk__in=legacy)} == {7}
+
+
 @pytest.mark.django_db
 def test_seed_demo_refuses_bad_arguments_with_one_line():
     with pytest.raises(CommandError, match="--events must be at least 1"):
         call_command("seed_demo", events=0)
+    with pytest.raises(CommandError, match="--legacy-events must be between 0 and --events"):
+        call_command("seed_demo", events=10, legacy_events=11)

@@ -21,8 +21,17 @@ class Command(BaseCommand):
             "--embedded-fraction", type=float, default=0.02, help="share of events with a 1024-d embedding (0.02)"
         )
         parser.add_argument("--action-ratio", type=float, default=0.2, help="about this share of events get an action")
+        parser.add_argument(
+            "--legacy-events",
+            type=int,
+            default=0,
+            help="the oldest N events and their actions keyed uuid4 with whole-second times, as the old service "
+            "writes them (a taken-over database; default 0)",
+        )
 
-    def handle(self, *args, events, seed: int, moderators, days, embedded_fraction, action_ratio, **options):
+    def handle(
+        self, *args, events, seed: int, moderators, days, embedded_fraction, action_ratio, legacy_events, **options
+    ):
         if events < 1:
             raise CommandError(f"--events must be at least 1, not {events}")
         if not 0 <= embedded_fraction <= 1:
@@ -31,10 +40,13 @@ class Command(BaseCommand):
             raise CommandError(f"--action-ratio must be between 0 and 0.5, not {action_ratio}")
         if days < 1:
             raise CommandError(f"--days must be at least 1, not {days}")
+        if not 0 <= legacy_events <= events:
+            raise CommandError(f"--legacy-events must be between 0 and --events ({events:,}), not {legacy_events:,}")
         started = time.monotonic()
         result = demo_data.seed(
             events=events, seed=seed, moderators=moderators, days=days, embedded_fraction=embedded_fraction,
-            action_ratio=action_ratio, progress=progress_printer(self.stderr), say=self.stderr.write,
+            action_ratio=action_ratio, legacy_events=legacy_events, progress=progress_printer(self.stderr),
+            say=self.stderr.write,
         )  # fmt: skip
         actions = ", ".join(f"{status} {count:,}" for status, count in result.actions.items())
         self.stdout.write(
