@@ -352,6 +352,7 @@ def create_copy_table() -> None:
         "INCLUDE (severity_score, behaviour_score, event_id)"
     )
     sql("CREATE INDEX ON evaluation_events_copy (platform_user_id)")
+    sql("CREATE INDEX ON evaluation_events_copy (fold_seq) WHERE embedding IS NOT NULL AND fold_seq IS NOT NULL")
     sql("ALTER TABLE evaluation_events_copy ADD FOREIGN KEY (moderator_id) REFERENCES moderators")
     # LIKE copies the columns' storage, not the table's storage parameters (toast_tuple_target, migration 0023).
     options = sql("SELECT reloptions FROM pg_class WHERE oid = 'evaluation_events'::regclass")[0][0]
