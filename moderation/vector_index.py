@@ -21,8 +21,8 @@ or a clock that lags change nothing: the number is taken when the row arrives.
 
 Folding (`python manage.py fold_embeddings`, from cron or a loop) builds one new part over the tail up to its first
 row younger than the lag by `created_at` (or all of it), with CREATE INDEX CONCURRENTLY, in bulk, with the migration
-maintenance settings; when there are more than `max_parts` sequence parts, the two adjacent ones with the fewest
-rows are rebuilt as one (and the old two dropped).
+maintenance settings; when more than `max_parts` parts hold rows (the stored part among them once it does), the
+two adjacent sequence parts with the fewest rows are rebuilt as one (and the old two dropped).
 
 Search (`EvaluationEvent.objects.similar`) runs, in one statement (one snapshot), an HNSW scan per part and an
 exact scan of the tail, and merges them by distance. Guarantee: a row is visible to similar-content search as soon
@@ -94,7 +94,8 @@ class FoldBusy(Exception):
 
 def fold(*, lag_seconds: float = DEFAULT_LAG_SECONDS, max_parts: int = DEFAULT_MAX_PARTS) -> FoldReport:
     """Build a part over the tail up to its first row younger than lag_seconds (by created_at); then merge sequence
-    parts down to max_parts. Also builds the stored part if none is registered."""
+    parts until at most max_parts parts hold rows (at least one sequence part stays). Also builds the stored part
+    if none is registered."""
     if connection.in_atomic_block:
         raise RuntimeError("fold runs CREATE INDEX CONCURRENTLY: call it outside any transaction")
     if max_parts < 1:
@@ -114,8 +115,10 @@ def fold(*, lag_seconds: float = DEFAULT_LAG_SECONDS, max_parts: int = DEFAULT_M
             low = last.seq_high if last else None
             high = _fold_bound(low, lag_seconds)
             built = _build_part(low, high) if (low is None or high > low) and _has_embeddings(low, high) else None
+            # Every part a search reads through a graph counts, the stored part too once it holds rows.
+            stored_graphs = VectorIndexPart.objects.filter(kind=PartKind.STORED, rows__gt=0).count()
             merged = []
-            while built is not None and _sequence_parts().count() > max_parts:
+            while built is not None and _sequence_parts().count() > max(1, max_parts - stored_graphs):
                 merged.append(_merge_smallest_neighbours())
     finally:
         with connection.cursor() as cursor:

@@ -6,12 +6,14 @@ from dbops.operations import EventTableSQL
 # fold_embeddings puts it into a graph with the rest, in bulk. Left where it was, the row would be inserted into
 # its part's graph by the UPDATE itself (~7 ms a row at 1024 dimensions): a backfill of embeddings onto rows
 # already folded, or onto the rows stored before fold_seq, would run at ~140 rows/s.
-REFOLD = """
+FUNCTION = """
 CREATE FUNCTION evaluation_events_refold() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.fold_seq := nextval('evaluation_events_fold_seq');
     RETURN NEW;
 END $$;
+"""
+TRIGGER = """
 CREATE TRIGGER evaluation_events_refold BEFORE UPDATE OF embedding ON evaluation_events
 FOR EACH ROW WHEN (NEW.embedding IS NOT NULL AND NEW.embedding IS DISTINCT FROM OLD.embedding)
 EXECUTE FUNCTION evaluation_events_refold();
@@ -27,7 +29,7 @@ class Migration(migrations.Migration):
 
     operations = [
         EventTableSQL(
-            sql=REFOLD,
+            sql=FUNCTION + TRIGGER,
             reverse_sql="DROP TRIGGER evaluation_events_refold ON evaluation_events; "
             "DROP FUNCTION evaluation_events_refold()",
             destroys=(),
