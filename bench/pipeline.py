@@ -1,18 +1,21 @@
 """The event pipeline against its physical limits: ingest, folding, similar content, stats, leaderboard, queue, trends.
 
-    python -m bench.pipeline [--events 1000000] [--embedded-share 0.2] [--queries 20]   (or `make bench-pipeline`)
+    python -m bench.pipeline [--events 1000000] [--legacy-events 100000] [--embedded-share 0.2] [--queries 20]
+                                                                                  (or `make bench-pipeline`)
 
 A throwaway embedded PostgreSQL in a temporary folder gets the schema (`migrate`), 200 moderators (one with 5% of
 the rows, the next with ~3%, a long tail) and N evaluation events, 20% with 1024-d embeddings drawn around topic
 centres (each moderator writes about a few of 256 topics, so recall means something). The events are recorded
 through the batch ingest path itself (evaluation_events_record_stream, batches of 1,000), in a child process with
-DEBUG on (its peak memory is a figure). Every figure is printed with a baseline measured in the same run, on the
-same rows:
+DEBUG on (its peak memory is a figure). Beside them the old service writes --legacy-events evaluations its own way
+(uuid4 keys, its own created_at, no embedding) before the first fold; later embeddings are backfilled onto a share of
+them with UPDATE, and folded. Every figure is printed with a baseline measured in the same run, on the same rows:
 
     ingest               binary COPY of the same rows into a copy of the table without any vector index;
                          the service path as it was (full_clean + save per row, table-wide HNSW index present)
     folding              CREATE INDEX ... USING hnsw over the same rows of the copy table
     single record        one plain INSERT of the same row, the two timed in turns on two halves of the authors
+    embedding backfill   the same UPDATE of the copy table (no vector index, no triggers)
     similar content      exact search (recall@10 is measured against it)
     stats                the same query with index scans off (a sequential scan)
 
@@ -349,6 +352,7 @@ def create_copy_table() -> None:
         "INCLUDE (severity_score, behaviour_score, event_id)"
     )
     sql("CREATE INDEX ON evaluation_events_copy (platform_user_id)")
+    sql("CREATE INDEX ON evaluation_events_copy (fold_seq) WHERE embedding IS NOT NULL AND fold_seq IS NOT NULL")
     sql("ALTER TABLE evaluation_events_copy ADD FOREIGN KEY (moderator_id) REFERENCES moderators")
     # LIKE copies the columns' storage, not the table's storage parameters (toast_tuple_target, migration 0023).
     options = sql("SELECT reloptions FROM pg_class WHERE oid = 'evaluation_events'::regclass")[0][0]
@@ -418,6 +422,88 @@ def legacy_record_rate(generator, moderator_ids) -> float:
         return len(items) / (time.monotonic() - started)
     finally:
         EvaluationEvent._meta.db_table = table
+
+
+def old_service_writes(count: int, generator, moderator_ids, end: datetime) -> list[tuple]:
+    """`count` evaluations written as the old service writes them (its column list: a uuid4 key from the Kafka
+    event, created_at in whole seconds, no embedding), over the year before the run, oldest first, into the table
+    and the same rows into the copy table. Returns [(event_id, topic)] for the backfill."""
+    import uuid
+
+    from psycopg.types.json import Jsonb
+
+    rng = np.random.default_rng(SEED + 13)
+    start = end - timedelta(days=365)
+    written = []
+    progress = Progress("old service writes", count)
+    for first in range(0, count, BATCH):
+        size = min(BATCH, count - first)
+        moderators = rng.choice(len(moderator_ids), size, p=generator.weights)
+        topics = generator.topics[moderators, rng.integers(0, TOPICS_PER_MODERATOR, size)]
+        keys = [uuid.uuid4() for _ in range(size)]
+        users = [f"old-user-{n}" for n in rng.integers(0, 5000, size)]
+        created = [
+            (start + timedelta(days=365) * ((first + i) / count)).replace(microsecond=0) for i in range(size)
+        ]  # fmt: skip
+        contexts = [Jsonb({"content": f"topic {topic} old message {first + i}"}) for i, topic in enumerate(topics)]
+        row_arrays = [keys, [moderator_ids[m] for m in moderators], users, np.round(rng.beta(0.8, 3.0, size), 2)]
+        for table in ("evaluation_events", "evaluation_events_copy"):
+            sql(
+                f"INSERT INTO {table} (event_id, moderator_id, platform_user_id, severity_score, behaviour_score, "
+                "context, created_at) SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::float8[], "
+                "%s::float8[], %s::jsonb[], %s::timestamptz[])",
+                [*map(list, row_arrays), [0.0] * size, contexts, created],
+            )
+        written += zip(keys, topics, strict=True)
+        progress.update(first + size)
+    return written
+
+
+def backfill_figures(report, generator, written: list, embedded_share: float) -> int:
+    """Embeddings backfilled onto a share of the old service's rows with UPDATE, batches of 1,000, against the same
+    UPDATE of the copy table. Returns the rows updated."""
+    from django.db import connection
+
+    from moderation.ingest import UUID_OID, vector_binary
+    from moderation.vectors import BinaryArray, vector_cursor, vector_info
+
+    every = max(1, round(1 / embedded_share)) if embedded_share else 0
+    picked = written[::every] if every else []
+    if not picked:
+        return 0
+    rng = np.random.default_rng(SEED + 17)
+    vectors = generator.vectors(rng, np.array([topic for _, topic in picked]))
+    connection.ensure_connection()
+    pg = connection.connection
+    cursor = vector_cursor(pg)
+    vector_oid = vector_info(pg).oid
+    rates = {}
+    for table in ("evaluation_events_copy", "evaluation_events"):
+        progress = Progress(f"backfill ({table.removeprefix('evaluation_')})", len(picked))
+        busy = 0.0
+        for first in range(0, len(picked), BATCH):
+            keys = b"".join(key.bytes for key, _ in picked[first : first + BATCH])
+            batch_vectors = [vector_binary(vector) for vector in vectors[first : first + BATCH]]
+            started = time.monotonic()
+            cursor.execute(
+                f"UPDATE {table} e SET embedding = b.embedding "
+                "FROM ROWS FROM (unnest(%b::uuid[]), unnest(%b::vector[])) AS b(event_id, embedding) "
+                "WHERE e.event_id = b.event_id",
+                [BinaryArray.of_fixed(keys, 16, UUID_OID), BinaryArray.of_values(batch_vectors, vector_oid)],
+            )
+            busy += time.monotonic() - started
+            progress.update(first + len(batch_vectors))
+        rates[table] = len(picked) / busy
+    ours, baseline = rates["evaluation_events"], rates["evaluation_events_copy"]
+    report.add(
+        f"backfilling {len(picked):,} embeddings onto the old service's uuid4 rows (UPDATE), rows/s",
+        f"{ours:,.0f}/s",
+        f"the same UPDATE of the copy table (no vector index, no triggers): {baseline:,.0f}/s",
+        f"{ours / baseline:.2f}x",
+        "-",
+        None,
+    )
+    return len(picked)
 
 
 def queue_figures(report, actions: int) -> None:
@@ -581,6 +667,7 @@ def run(args, conninfo) -> None:
     from moderation.similar import Filters, search
     from moderation.stats import moderator_stats
     from moderation.trends import content_trends
+    from moderation.vector_index import pending_rows
 
     call_command("migrate", verbosity=0)
     end = datetime.now(UTC)
@@ -596,6 +683,7 @@ def run(args, conninfo) -> None:
     ours = in_child(ingest_child, args.events, args.embedded_share, moderator_ids, end)
     copy = in_child(copy_child, args.events, args.embedded_share, moderator_ids, end)
     ours_rate, copy_rate = ours["rows"] / ours["seconds"], copy["rows"] / copy["seconds"]
+    written = old_service_writes(args.legacy_events, generator, moderator_ids, end)
     print("VACUUM ANALYZE, CHECKPOINT ...", flush=True)
     connection.close()  # the children wrote; start from a fresh session
     for table in ("evaluation_events", "evaluation_events_copy"):
@@ -712,9 +800,21 @@ def run(args, conninfo) -> None:
         seen,
     )
 
+    # The old service's rows were folded above without embeddings; embeddings backfilled onto them now must be
+    # folded like any other, whatever their keys.
+    backfilled = backfill_figures(report, generator, written, args.embedded_share)
     # Searches below run on a just-folded table (the visibility probe stays in the tail); the tail's own cost
     # is the next figure.
-    evaluation_embeddings_fold(lag_seconds=0)
+    refold = evaluation_embeddings_fold(lag_seconds=0)
+    left = pending_rows()
+    report.add(
+        f"  ... then fold_embeddings: rows folded / rows with an embedding left unfolded ({backfilled:,} backfilled)",
+        f"{refold.built.rows if refold.built else 0:,} in {refold.seconds:.1f} s / {left:,} left",
+        "-",
+        "-",
+        "0 left",
+        left == 0,
+    )
     sql("ANALYZE evaluation_events")
     similar_figures(report, generator, moderator_ids, args.queries)
     tail_figure(report, generator, moderator_ids)
@@ -776,7 +876,8 @@ def run(args, conninfo) -> None:
     for line in environment(conninfo):
         print(line)
     print(
-        f"data: {args.events:,} evaluation events ({embedded:,} embedded, {DIMENSIONS}-d, {TOPICS} topics), "
+        f"data: {args.events:,} evaluation events ({embedded:,} embedded, {DIMENSIONS}-d, {TOPICS} topics) and "
+        f"{args.legacy_events:,} written by the old service ({backfilled:,} embeddings backfilled), "
         f"{MODERATORS} moderators (largest 5%), batches of {BATCH}; {args.queries} queries per search figure\n"
     )
     report.print()
@@ -785,6 +886,9 @@ def run(args, conninfo) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="evaluation events seeded")
+    parser.add_argument(
+        "--legacy-events", type=int, default=100_000, help="evaluations the old service writes (uuid4 keys)"
+    )
     parser.add_argument("--embedded-share", type=float, default=0.2, help="share of events with an embedding")
     parser.add_argument("--queries", type=int, default=20, help="queries per similar-content figure")
     parser.add_argument("--trends-flagged", type=int, default=10_000, help="flagged events per day for trends")

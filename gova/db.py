@@ -7,7 +7,7 @@ import uuid
 
 import numpy as np
 from django.db import models
-from django.db.models import Func
+from django.db.models import Func, Value
 
 
 class UUIDv7(Func):
@@ -20,6 +20,18 @@ class UUIDv7(Func):
     function = "uuidv7"
     arity = 0
     output_field = models.UUIDField()
+
+
+class NextVal(Func):
+    """nextval() of a sequence, as a column's `db_default`: every writer that leaves the column out of its INSERT
+    gets the sequence's next number."""
+
+    function = "nextval"
+    arity = 1
+    output_field = models.BigIntegerField()
+
+    def __init__(self, sequence: str, **extra):
+        super().__init__(Value(sequence), **extra)
 
 
 _last_timestamp = 0

@@ -11,8 +11,8 @@ from django.db.models.functions import Now, Trunc
 from django.utils import timezone
 from pgvector.django import VectorField
 
-from gova.db import uuid7_primary_key
-from moderation.similar import UnknownEvaluation, neighbours
+from gova.db import NextVal, uuid7_primary_key
+from moderation.similar import FOLD_SEQUENCE, UnknownEvaluation, neighbours
 from moderation.validators import validate_moderator_conf
 from moderation.vectors import EMBEDDING_DIMENSIONS
 
@@ -46,6 +46,12 @@ class ActionStatus(models.TextChoices):
 # newest included, rounded half up to 2 decimals. The database computes it with behaviour_window() and
 # behaviour_score_mean() (moderation/sql/): this is the same number for Python, held equal by a test.
 BEHAVIOUR_WINDOW = 100
+
+
+class PartKind(models.TextChoices):
+    STORED = "stored", "Rows stored before the insertion sequence"
+    SEQUENCE = "sequence", "A range of the insertion sequence"
+
 
 SCORE_RANGE = [MinValueValidator(0.0), MaxValueValidator(1.0)]  # forms name the field; CHECKs guard the rest
 
@@ -294,6 +300,14 @@ class EvaluationEvent(models.Model):
         dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True, validators=[validate_embedding_dimensions]
     )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    # The order rows reach the table in, whoever writes them and whatever their key: vector index parts are ranges
+    # of it (moderation.vector_index). NULL on the rows stored before it existed (migration 0029).
+    fold_seq = models.BigIntegerField(
+        null=True,
+        editable=False,
+        db_default=NextVal(FOLD_SEQUENCE),
+        help_text="Insertion sequence number; a new embedding written by UPDATE takes a new one.",
+    )
 
     objects = EvaluationEventQuerySet.as_manager()
 
@@ -318,10 +332,17 @@ class EvaluationEvent(models.Model):
                 include=["severity_score", "behaviour_score", "event_id"],
                 name="evaluation_mod_user_scores_idx",
             ),
-            # No vector index here: similar content is served by HNSW indexes over key ranges, built in bulk by
-            # fold_embeddings and listed in VectorIndexPart, so no insert pays for graph maintenance.
+            # No vector index here: similar content is served by HNSW indexes over ranges of fold_seq, built in
+            # bulk by fold_embeddings and listed in VectorIndexPart, so no insert pays for graph maintenance.
             # The admin's search by platform user id across moderators (an exact match, not UPPER()).
             models.Index(fields=["platform_user_id"], name="evaluation_user_idx"),
+            # The unfolded tail of similar-content search (its exact scan, fold_embeddings' bound and --pending):
+            # only rows that have an embedding and a number.
+            models.Index(
+                fields=["fold_seq"],
+                condition=Q(embedding__isnull=False, fold_seq__isnull=False),
+                name="evaluation_fold_seq_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -475,18 +496,20 @@ class LatestBehaviourScore(models.Model):
 
 
 class VectorIndexPart(models.Model):
-    """One HNSW index (cosine) over the evaluation_events keys in [low, high), built by `fold_embeddings`.
+    """One HNSW index (cosine) over part of evaluation_events, built by `fold_embeddings`: a range [seq_low, seq_high)
+    of the insertion sequence (fold_seq), or the rows stored before the sequence existed (fold_seq IS NULL).
 
-    Parts are contiguous and start at the nil UUID; rows keyed at or above the last part's `high` (the recent
-    tail) are searched exactly. uuidv7 keys grow with time, so new rows land in the tail, outside every graph.
-    The indexes themselves are made and dropped by moderation.vector_index, not by migrations: each covers a
-    range known only when it is built.
+    Sequence parts are contiguous, the first unbounded below; rows at or above the last one's `seq_high` (the recent
+    tail) are searched exactly. Every insert draws a number above every built part, so it lands in the tail,
+    outside every graph. The indexes themselves are made and dropped by moderation.vector_index, not by migrations:
+    each covers a range known only when it is built.
     """
 
     part_id = uuid7_primary_key()
     index_name = models.CharField(max_length=63, unique=True)
-    low = models.UUIDField()
-    high = models.UUIDField()
+    kind = models.CharField(max_length=None, choices=PartKind)
+    seq_low = models.BigIntegerField(null=True, blank=True, help_text="Lowest fold_seq; none: unbounded below.")
+    seq_high = models.BigIntegerField(null=True, blank=True, help_text="The fold_seq above the part.")
     rows = models.BigIntegerField(help_text="Rows with an embedding when the index was built.")
     build_seconds = models.FloatField()
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
@@ -494,9 +517,21 @@ class VectorIndexPart(models.Model):
     class Meta:
         db_table = "evaluation_vector_index_parts"
         constraints = [
-            models.CheckConstraint(condition=Q(low__lt=models.F("high")), name="vector_index_part_range"),
-            models.UniqueConstraint(fields=["low"], name="vector_index_part_low_unique"),
+            models.CheckConstraint(condition=Q(kind__in=PartKind.values), name="vector_index_part_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind=PartKind.STORED, seq_low=None, seq_high=None)
+                | Q(kind=PartKind.SEQUENCE, seq_high__isnull=False)
+                & (Q(seq_low=None) | Q(seq_low__lt=models.F("seq_high"))),
+                name="vector_index_part_bounds",
+            ),
+            # One stored part, and one sequence part per lower bound (one of them unbounded).
+            models.UniqueConstraint(
+                fields=["kind", "seq_low"], nulls_distinct=False, name="vector_index_part_seq_low_unique"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.index_name} [{self.low}, {self.high}) {self.rows} rows"
+        if self.kind == PartKind.STORED:
+            return f"{self.index_name} [stored before fold_seq] {self.rows} rows"
+        low = "" if self.seq_low is None else self.seq_low
+        return f"{self.index_name} [{low}, {self.seq_high}) {self.rows} rows"

@@ -1,7 +1,8 @@
 """Similar content: the k evaluations nearest by cosine distance, with a strategy chosen per query.
 
 Strategies (see `plan`):
-    hnsw       no filter: each part's HNSW graph (hnsw.ef_search = EF_SEARCH) plus the exact tail, merged;
+    hnsw       no filter: each part's HNSW graph (hnsw.ef_search = EF_SEARCH) plus the exact tail, merged (the
+               branches, `branch_conditions`, take every row exactly once: moderation.vector_index);
     iterative  a moderator or time filter that matches many rows, pgvector >= 0.8: the same, with
                hnsw.iterative_scan = relaxed_order so a graph scan goes on until k rows pass the filter;
                relaxed order may return rows slightly out of order, so every branch keeps 2k rows and the
@@ -86,14 +87,30 @@ FILTER_CLAUSES = {
 }
 
 
-def range_condition(low: uuid.UUID, high: uuid.UUID | None) -> sql.Composed:
-    """The WHERE clause that lets the planner use the part over [low, high) (or the tail from low): the bounds of
-    moderation.vector_index.index_sql's predicate, as literals (the planner matches a partial index only by
-    constants)."""
-    condition = sql.SQL("event_id >= {}::uuid").format(sql.Literal(str(low)))
+# The insertion sequence: evaluation_events.fold_seq's default draws from it (migration 0029).
+FOLD_SEQUENCE = "evaluation_events_fold_seq"
+# The rows stored before the insertion sequence existed: the predicate of the stored part.
+STORED_CONDITION = sql.SQL("fold_seq IS NULL")
+
+
+def range_condition(low: int | None, high: int | None) -> sql.Composed:
+    """fold_seq in [low, high): a sequence part's predicate (low None: unbounded below), or the tail from low (high
+    None). Bounds are literals: the planner matches a query to a partial index only by constants, so the index
+    (moderation.vector_index.index_sql) and a search's branch are written by this one function."""
+    bounds = []
+    if low is not None:
+        bounds.append(sql.SQL("fold_seq >= {}::bigint").format(sql.Literal(int(low))))
     if high is not None:
-        condition += sql.SQL(" AND event_id < {}::uuid").format(sql.Literal(str(high)))
-    return condition
+        bounds.append(sql.SQL("fold_seq < {}::bigint").format(sql.Literal(int(high))))
+    return sql.SQL(" AND ").join(bounds) if bounds else sql.SQL("fold_seq IS NOT NULL")
+
+
+def branch_conditions(parts: tuple) -> list[tuple[sql.Composable, bool]]:
+    """[(condition, has a graph)] for the stored part, each sequence part ((low, high), in order) and the tail:
+    every row is in exactly one (fold_seq NULL, in a part's range, or at or above the last part's high)."""
+    branches = [(STORED_CONDITION, True)] + [(range_condition(low, high), True) for low, high in parts]
+    branches.append((range_condition(parts[-1][1] if parts else None, None), False))
+    return branches
 
 
 def where_clause(filtered: frozenset) -> sql.Composable:
@@ -157,14 +174,14 @@ def search(pg, query: np.ndarray, k: int, filters: Filters, strategy: str | None
     return found
 
 
-PARTS_SQL = "SELECT low, high FROM evaluation_vector_index_parts ORDER BY low"
+PARTS_SQL = "SELECT seq_low, seq_high FROM evaluation_vector_index_parts WHERE kind = 'sequence' ORDER BY seq_high"
 
 
 def plan(pg, filters: Filters, strategy: str | None = None) -> Plan:
     """The strategy for this query; the part list and the planner's row estimate come in one round trip.
 
     Only the parts' ranges are used, never their index names: if a fold merges parts meanwhile, the branches
-    still cover every key, and a branch whose index is gone is scanned exactly by the planner.
+    still cover every row, and a branch whose index is gone is scanned exactly by the planner.
     """
     if strategy not in (None, "hnsw", "iterative", "exact"):
         raise ValueError(f"unknown strategy {strategy!r}")
@@ -272,10 +289,9 @@ def _statement(strategy: str, parts: tuple, filtered: frozenset) -> tuple[bytes,
         # An iterative branch keeps 2k rows ("wide"): slack for rows a relaxed scan returns out of order.
         branch_limit = "wide" if strategy == "iterative" else "k"
         branches = [
-            (sql.SQL("{} AND {}").format(where, range_condition(low, high)), branch_limit) for low, high in parts
+            (sql.SQL("{} AND {}").format(where, condition), branch_limit if graph else "k")
+            for condition, graph in branch_conditions(parts)
         ]
-        tail_from = parts[-1][1] if parts else uuid.UUID(int=0)
-        branches.append((sql.SQL("{} AND {}").format(where, range_condition(tail_from, None)), "k"))
     union = sql.SQL(" UNION ALL ").join(
         sql.SQL(
             "(SELECT event_id, embedding <=> %(query)b AS distance FROM evaluation_events WHERE {} "

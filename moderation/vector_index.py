@@ -1,54 +1,62 @@
-"""Similar content without graph maintenance on the write path: HNSW indexes over key ranges, and an exact tail.
+"""Similar content without graph maintenance on the write path: HNSW indexes over ranges of the insertion order,
+and an exact tail.
 
 Inserting a row into an HNSW graph costs ~7 ms at 1024 dimensions, which held every writer to 70-142 rows/s.
-Here no insert touches a graph. `evaluation_events` has one partial HNSW index per *part*, a range of keys
-[low, high) listed in `evaluation_vector_index_parts`; parts are contiguous from the nil UUID. Keys are uuidv7,
-so they grow with time and new rows land at or above the last part's `high`: the *tail*, covered by no graph.
+Here no insert touches a graph. Every row takes the next number of a sequence as it is inserted
+(`evaluation_events.fold_seq`, the column's default: migration 0029), whoever writes it and whatever its key (the
+old service's keys are uuid4, random, and say nothing about when a row arrived). `evaluation_events` has one
+partial HNSW index per *part*, listed in `evaluation_vector_index_parts`:
 
-Folding (`python manage.py fold_embeddings`, from cron or a loop) builds one new part over the tail up to
-`now - lag` with CREATE INDEX CONCURRENTLY, in bulk, with the migration maintenance settings; when there are more
-than `max_parts` parts, the two adjacent ones with the fewest rows are rebuilt as one (and the old two dropped).
+    stored     fold_seq IS NULL: the rows stored before the sequence existed (one part, built by migration 0032)
+    sequence   fold_seq in [seq_low, seq_high); contiguous, the first one unbounded below
+
+Rows at or above the last sequence part's `seq_high` are the *tail*, covered by no graph. Every row is in exactly
+one of them (moderation.similar.branch_conditions writes the predicates, for the indexes and for the search).
+
+Why no insert lands in a built part: a part's `seq_high` is at most the sequence's last value + 1 when the fold
+reads it, so a number drawn afterwards is above it (the sequence has no cache, so no session holds back lower
+numbers it reserved earlier); a number drawn before belongs to a transaction that holds a lock on the table until
+it ends, and CREATE INDEX CONCURRENTLY waits for that transaction before it reads the rows. A late row, a uuid4 key
+or a clock that lags change nothing: the number is taken when the row arrives.
+
+Folding (`python manage.py fold_embeddings`, from cron or a loop) builds one new part over the tail up to its first
+row younger than the lag by `created_at` (or all of it), with CREATE INDEX CONCURRENTLY, in bulk, with the migration
+maintenance settings; when more than `max_parts` parts hold rows (the stored part among them once it does), the
+two adjacent sequence parts with the fewest rows are rebuilt as one (and the old two dropped).
 
 Search (`EvaluationEvent.objects.similar`) runs, in one statement (one snapshot), an HNSW scan per part and an
 exact scan of the tail, and merges them by distance. Guarantee: a row is visible to similar-content search as soon
 as its transaction commits, whether it has been folded or not; folding never changes which rows a search sees,
-only how they are found. A row whose key falls in an already built part (a writer whose clock lags, a key supplied
-by hand) is inserted into that part's graph by PostgreSQL: still found, just not cheap to write.
+only how they are found.
+
+Writes that do reach a graph: an UPDATE of a row's embedding takes a new number (a trigger, migration 0034), so the
+row leaves its part for the tail and is folded again, in bulk; a writer that sets fold_seq itself lands where its
+number says (a restore copies the stored numbers, and rebuilds the indexes after the load): still found, just not
+cheap to write.
 """
 
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 from psycopg import sql
 
-from moderation.models import VectorIndexPart
+from moderation.models import PartKind, VectorIndexPart
+from moderation.similar import FOLD_SEQUENCE, STORED_CONDITION, range_condition
 
-NIL = uuid.UUID(int=0)
 # One fold at a time per database: two concurrent builds over the same tail would register overlapping parts.
 FOLD_LOCK_KEY = int.from_bytes(b"govafold", "big", signed=True)
 DEFAULT_LAG_SECONDS = 60.0
 DEFAULT_MAX_PARTS = 4
-PART_PREFIX = "evaluation_emb_"  # + 12 hex digits; the migration that built the first part names it the same way
+PART_PREFIX = "evaluation_emb_"  # + 12 hex digits; the migrations that build parts name them the same way
 
 
-def key_bound(moment) -> uuid.UUID:
-    """The smallest uuidv7 of `moment`'s millisecond: every key made earlier sorts below it."""
-    unix_ms = int(moment.timestamp() * 1000)
-    return uuid.UUID(int=unix_ms << 80 | 0x7 << 76)
-
-
-def index_sql(name: str, low: uuid.UUID, high: uuid.UUID) -> sql.Composed:
-    # Bounds are literals, not parameters: the planner matches a query to a partial index only by constants
-    # (moderation.similar.range_condition writes a search's bounds the same way).
+def index_sql(name: str, condition: sql.Composable) -> sql.Composed:
     return sql.SQL(
-        "CREATE INDEX CONCURRENTLY {} ON evaluation_events USING hnsw (embedding vector_cosine_ops) "
-        "WHERE event_id >= {} AND event_id < {}"
-    ).format(sql.Identifier(name), sql.Literal(str(low)), sql.Literal(str(high)))
+        "CREATE INDEX CONCURRENTLY {} ON evaluation_events USING hnsw (embedding vector_cosine_ops) WHERE {}"
+    ).format(sql.Identifier(name), condition)
 
 
 # -- folding -----------------------------------------------------------------------------------------------------
@@ -59,11 +67,21 @@ class FoldReport:
     built: VectorIndexPart | None
     merged: list[VectorIndexPart]
     seconds: float
+    stored: VectorIndexPart | None = None  # the stored part, when none was registered
 
     def __str__(self) -> str:
+        lines = []
+        if self.stored is not None:
+            lines.append(
+                f"built the part over rows stored before fold_seq: {self.stored.rows:,} rows into "
+                f"{self.stored.index_name} in {self.stored.build_seconds:.1f} s"
+            )
         if self.built is None:
-            return "nothing to fold: the tail is empty or younger than the lag"
-        lines = [f"folded {self.built.rows:,} rows into {self.built.index_name} in {self.built.build_seconds:.1f} s"]
+            lines.append("nothing to fold: the tail has no embedding older than the lag")
+        else:
+            lines.append(
+                f"folded {self.built.rows:,} rows into {self.built.index_name} in {self.built.build_seconds:.1f} s"
+            )
         lines += [
             f"merged into {part.index_name}: {part.rows:,} rows in {part.build_seconds:.1f} s" for part in self.merged
         ]
@@ -75,7 +93,9 @@ class FoldBusy(Exception):
 
 
 def fold(*, lag_seconds: float = DEFAULT_LAG_SECONDS, max_parts: int = DEFAULT_MAX_PARTS) -> FoldReport:
-    """Build a part over the tail's rows older than lag_seconds; then merge parts down to max_parts."""
+    """Build a part over the tail up to its first row younger than lag_seconds (by created_at); then merge sequence
+    parts until at most max_parts parts hold rows (at least one sequence part stays). Also builds the stored part
+    if none is registered."""
     if connection.in_atomic_block:
         raise RuntimeError("fold runs CREATE INDEX CONCURRENTLY: call it outside any transaction")
     if max_parts < 1:
@@ -88,17 +108,26 @@ def fold(*, lag_seconds: float = DEFAULT_LAG_SECONDS, max_parts: int = DEFAULT_M
     try:
         _drop_orphans()
         with _maintenance_settings():
-            last = VectorIndexPart.objects.order_by("-high").first()
-            low = last.high if last else NIL
-            high = key_bound(timezone.now() - timedelta(seconds=lag_seconds))
-            built = _build_part(low, high) if high > low and _has_embeddings(low, high) else None
+            stored = None
+            if not VectorIndexPart.objects.filter(kind=PartKind.STORED).exists():
+                stored = _register(PartKind.STORED, *_build_index(STORED_CONDITION))
+            last = _sequence_parts().last()
+            low = last.seq_high if last else None
+            high = _fold_bound(low, lag_seconds)
+            built = _build_part(low, high) if (low is None or high > low) and _has_embeddings(low, high) else None
+            # Every part a search reads through a graph counts, the stored part too once it holds rows.
+            stored_graphs = VectorIndexPart.objects.filter(kind=PartKind.STORED, rows__gt=0).count()
             merged = []
-            while built is not None and VectorIndexPart.objects.count() > max_parts:
+            while built is not None and _sequence_parts().count() > max(1, max_parts - stored_graphs):
                 merged.append(_merge_smallest_neighbours())
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [FOLD_LOCK_KEY])
-    return FoldReport(built, merged, time.monotonic() - started)
+    return FoldReport(built, merged, time.monotonic() - started, stored)
+
+
+def _sequence_parts():
+    return VectorIndexPart.objects.filter(kind=PartKind.SEQUENCE).order_by("seq_high")
 
 
 class _maintenance_settings:
@@ -117,23 +146,54 @@ class _maintenance_settings:
             cursor.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
 
 
-def _has_embeddings(low: uuid.UUID, high: uuid.UUID) -> bool:
+def _fold_bound(low: int | None, lag_seconds: float) -> int:
+    """The high of the next part: the number of the tail's first embedded row younger than the lag, or, when there
+    is none, the sequence's next number (every number below it has been drawn)."""
+    tail = range_condition(low, None)
     with connection.cursor() as cursor:
+        # A writer that set fold_seq itself (a restore of another database's rows) may have stored numbers the
+        # sequence has not reached: move the sequence past them, or those rows would stay in the tail until it does.
         cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM evaluation_events WHERE event_id >= %s AND event_id < %s "
-            "AND embedding IS NOT NULL)",
-            [low, high],
+            sql.SQL(
+                "SELECT setval({sequence}, stored) FROM (SELECT max(fold_seq) AS stored FROM evaluation_events "
+                "WHERE {tail} AND embedding IS NOT NULL) s, {sequence_table} "
+                "WHERE stored > last_value OR (stored = last_value AND NOT is_called)"
+            )
+            .format(sequence=sql.Literal(FOLD_SEQUENCE), tail=tail, sequence_table=sql.Identifier(FOLD_SEQUENCE))
+            .as_string(connection.connection)
+        )
+        # Younger than the lag, and not dated in the future: a row with a clock ahead (or a typo) would otherwise
+        # hold every row after it in the tail until that date.
+        cursor.execute(
+            sql.SQL(
+                "SELECT least("
+                "(SELECT min(fold_seq) FROM evaluation_events WHERE {tail} AND embedding IS NOT NULL "
+                "AND created_at > now() - make_interval(secs => %s) AND created_at <= now()), "
+                "(SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {sequence_table}))"
+            )
+            .format(tail=tail, sequence_table=sql.Identifier(FOLD_SEQUENCE))
+            .as_string(connection.connection),
+            [lag_seconds],
         )
         return cursor.fetchone()[0]
 
 
-def _build_index(low: uuid.UUID, high: uuid.UUID) -> tuple[str, int, float]:
-    part_id = uuid.uuid4()
-    name = f"{PART_PREFIX}{part_id.hex[:12]}"
+def _has_embeddings(low: int | None, high: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM evaluation_events WHERE {} AND embedding IS NOT NULL)")
+            .format(range_condition(low, high))
+            .as_string(connection.connection)
+        )
+        return cursor.fetchone()[0]
+
+
+def _build_index(condition: sql.Composable) -> tuple[str, int, float]:
+    name = f"{PART_PREFIX}{uuid.uuid4().hex[:12]}"
     started = time.monotonic()
     try:
         with connection.cursor() as cursor:
-            cursor.execute(index_sql(name, low, high).as_string(connection.connection))
+            cursor.execute(index_sql(name, condition).as_string(connection.connection))
     except BaseException:
         # A failed concurrent build leaves an invalid index behind: no query uses it, every insert maintains it.
         _drop_index(name)
@@ -141,29 +201,34 @@ def _build_index(low: uuid.UUID, high: uuid.UUID) -> tuple[str, int, float]:
     seconds = time.monotonic() - started
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM evaluation_events WHERE event_id >= %s AND event_id < %s AND embedding IS NOT NULL",
-            [low, high],
+            sql.SQL("SELECT count(*) FROM evaluation_events WHERE {} AND embedding IS NOT NULL")
+            .format(condition)
+            .as_string(connection.connection)
         )
         rows = cursor.fetchone()[0]
     return name, rows, seconds
 
 
-def _build_part(low: uuid.UUID, high: uuid.UUID) -> VectorIndexPart:
-    name, rows, seconds = _build_index(low, high)
-    # Registered only once valid: until then searches treat the range as tail and scan it exactly.
-    return VectorIndexPart.objects.create(index_name=name, low=low, high=high, rows=rows, build_seconds=seconds)
+def _register(kind: str, name: str, rows: int, seconds: float, low=None, high=None) -> VectorIndexPart:
+    # Registered only once valid: until then searches scan its rows exactly (the stored branch: through any index
+    # whose predicate matches, or the table).
+    return VectorIndexPart.objects.create(
+        index_name=name, kind=kind, seq_low=low, seq_high=high, rows=rows, build_seconds=seconds
+    )
+
+
+def _build_part(low: int | None, high: int) -> VectorIndexPart:
+    return _register(PartKind.SEQUENCE, *_build_index(range_condition(low, high)), low=low, high=high)
 
 
 def _merge_smallest_neighbours() -> VectorIndexPart:
-    parts = list(VectorIndexPart.objects.order_by("low"))
+    parts = list(_sequence_parts())
     first = min(range(len(parts) - 1), key=lambda i: parts[i].rows + parts[i + 1].rows)
     older, newer = parts[first], parts[first + 1]
-    name, rows, seconds = _build_index(older.low, newer.high)
+    name, rows, seconds = _build_index(range_condition(older.seq_low, newer.seq_high))
     with transaction.atomic():
         VectorIndexPart.objects.filter(pk__in=[older.pk, newer.pk]).delete()
-        merged = VectorIndexPart.objects.create(
-            index_name=name, low=older.low, high=newer.high, rows=rows, build_seconds=seconds
-        )
+        merged = _register(PartKind.SEQUENCE, name, rows, seconds, low=older.seq_low, high=newer.seq_high)
     # A search that read the old list a moment ago still gets right answers: without its index the planner
     # scans the range exactly.
     _drop_index(older.index_name)
@@ -197,11 +262,15 @@ def _drop_index(name: str) -> None:
 
 
 def pending_rows() -> int:
-    """Rows with an embedding in the tail (not yet folded)."""
-    last = VectorIndexPart.objects.order_by("-high").first()
+    """Rows with an embedding in no part: the tail (and the stored rows while no stored part is registered)."""
+    last = _sequence_parts().last()
+    waiting = [range_condition(last.seq_high if last else None, None)]
+    if not VectorIndexPart.objects.filter(kind=PartKind.STORED).exists():
+        waiting.append(STORED_CONDITION)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM evaluation_events WHERE event_id >= %s AND embedding IS NOT NULL",
-            [last.high if last else NIL],
+            sql.SQL("SELECT count(*) FROM evaluation_events WHERE ({}) AND embedding IS NOT NULL")
+            .format(sql.SQL(") OR (").join(waiting))
+            .as_string(connection.connection)
         )
         return cursor.fetchone()[0]

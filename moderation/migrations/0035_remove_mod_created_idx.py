@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("moderation", "0028_created_at_keyset_indexes"),
+        ("moderation", "0034_evaluation_events_refold_trigger"),
     ]
 
     operations = [

@@ -113,10 +113,12 @@ def test_column_altered_outside_migrations_is_reported(forward, backward, expect
 
 
 def test_missing_vector_extension_is_reported():
-    # CASCADE takes the embedding column, its HNSW parts and evaluation_event_insert() (a vector argument) along;
-    # the column and the function (its current version) come back in the finally, the parts at the next
-    # fold_embeddings (a part whose index is gone is searched exactly meanwhile).
+    # CASCADE takes the embedding column along, and with it its HNSW parts, evaluation_fold_seq_idx (its predicate
+    # names the column), the refold trigger (UPDATE OF embedding) and evaluation_event_insert() (a vector argument);
+    # all but the parts come back in the finally, the parts at the next fold_embeddings (a part whose index is gone
+    # is searched exactly meanwhile).
     embedding = EvaluationEvent._meta.get_field("embedding")
+    fold_seq_index = next(index for index in EvaluationEvent._meta.indexes if index.name == "evaluation_fold_seq_idx")
     execute("DROP EXTENSION vector CASCADE")
     try:
         code, output = run_schema_check()
@@ -124,7 +126,9 @@ def test_missing_vector_extension_is_reported():
         execute("CREATE EXTENSION vector")
         with connection.schema_editor() as editor:
             editor.add_field(EvaluationEvent, embedding)
+            editor.add_index(EvaluationEvent, fold_seq_index)
         execute(sql_versions.versions("moderation")["evaluation_event_insert"][-1].read())
+        execute(sql_versions.versions("moderation")["evaluation_events_refold_trigger"][-1].read())
     assert code == 1
     assert "drift in database:\n  - extension vector: missing\n" in output
     assert f"  - column embedding: missing (vector({EMBEDDING_DIMENSIONS}))\n" in output

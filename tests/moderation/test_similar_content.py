@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from moderation.ingest import EvaluationInput
-from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent, VectorIndexPart
+from moderation.models import EMBEDDING_DIMENSIONS, EvaluationEvent, PartKind, VectorIndexPart
 from moderation.services import evaluation_embeddings_fold, evaluation_events_record_stream
 from moderation.similar import Filters, has_iterative_scan, search
 from tests.factories import ModeratorFactory
@@ -120,11 +120,11 @@ def test_fold_merges_parts_and_the_command_reports(capsys):
     for _ in range(3):
         record(moderator.pk, clustered(rng, 20, centres(rng, 2)))
         evaluation_embeddings_fold(lag_seconds=0, max_parts=2)
-    parts = list(VectorIndexPart.objects.order_by("low"))
-    assert len(parts) == 2 and parts[0].high == parts[1].low
+    parts = list(VectorIndexPart.objects.filter(kind=PartKind.SEQUENCE).order_by("seq_high"))
+    assert len(parts) == 2 and parts[0].seq_high == parts[1].seq_low
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'evaluation_emb_%%'")
-        assert cursor.fetchone()[0] == 2  # the merged ones are dropped
+        assert cursor.fetchone()[0] == 3  # the stored part and two sequence parts: the merged ones are dropped
     record(moderator.pk, clustered(rng, 5, centres(rng, 1)))
     call_command("fold_embeddings", "--pending")
     assert "5 rows with an embedding wait to be folded" in capsys.readouterr().out
@@ -145,8 +145,8 @@ def test_the_unfiltered_search_keeps_one_plan_that_reads_every_graph():
     record(moderator.pk, clustered(rng, 20, topics))  # and a tail
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE evaluation_events")
-    parts = list(VectorIndexPart.objects.order_by("low"))
-    assert len(parts) >= 2
+    parts = list(VectorIndexPart.objects.all())
+    assert len(parts) >= 3  # the stored part and two sequence parts
     truth = Truth()
     pg = connection.connection
     assert pg.prepare_threshold is not None and pg.prepare_threshold < 8

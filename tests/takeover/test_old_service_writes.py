@@ -188,3 +188,24 @@ def test_a_moderator_whose_actions_were_reviewed_here_can_still_be_deleted_by_th
     # The review log outlives the action it records (append-only); the old service's delete is not refused.
     assert old_service.execute("DELETE FROM moderators WHERE moderator_id = %s", [moderator_id]).rowcount == 1
     assert not ActionEvent.objects.filter(pk=action_id).exists()
+
+
+def test_a_role_of_its_own_with_insert_on_the_events_can_record_an_evaluation(old_service):
+    """The old service may log in as a role of its own: fold_seq's default needs USAGE on its sequence, which
+    migration 0029 grants every role that may insert evaluation events."""
+    from importlib import import_module
+
+    role = f"old_service_{uuid.uuid4().hex[:8]}"
+    moderator_id = create_moderator(old_service, sign_up(old_service, "owner3"))
+    old_service.execute(f"CREATE ROLE {role}")
+    try:
+        old_service.execute(f"GRANT SELECT, INSERT, UPDATE ON evaluation_events, evaluation_latest_scores TO {role}")
+        old_service.execute(import_module("moderation.migrations.0029_evaluationevent_fold_seq").GRANT_TO_WRITERS)
+        old_service.execute(f"SET ROLE {role}")
+        event_id = record_evaluation(old_service, moderator_id, "author", 0.4, now_whole_seconds())
+        old_service.execute("RESET ROLE")
+        assert EvaluationEvent.objects.filter(pk=event_id, fold_seq__isnull=False).exists()
+    finally:
+        old_service.execute("RESET ROLE")
+        old_service.execute(f"DROP OWNED BY {role}")
+        old_service.execute(f"DROP ROLE {role}")
