@@ -1,6 +1,7 @@
 from django.db import migrations, models
 
 import gova.db
+from dbops.operations import EventTableSQL
 
 # Every role that may insert evaluation events (the old service's, when it logs in as a role of its own) must be
 # able to take a number: nextval() needs USAGE on the sequence. The owner has it; PUBLIC (grantee 0) as granted.
@@ -39,7 +40,8 @@ class Migration(migrations.Migration):
             sql="CREATE SEQUENCE evaluation_events_fold_seq AS bigint",
             reverse_sql="DROP SEQUENCE evaluation_events_fold_seq",
         ),
-        migrations.RunSQL(sql=GRANT_TO_WRITERS, reverse_sql=migrations.RunSQL.noop),  # the DROP takes the grants
+        # A grant: no event row changes. Backwards, the sequence's DROP takes the grants along.
+        EventTableSQL(sql=GRANT_TO_WRITERS, reverse_sql=migrations.RunSQL.noop, destroys=(), reverse_destroys=()),
         migrations.AddField(
             model_name="evaluationevent",
             name="fold_seq",
