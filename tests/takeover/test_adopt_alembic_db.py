@@ -10,7 +10,8 @@ import argon2
 import pytest
 
 from tests.conftest import PROJECT_DIR
-from tests.takeover.legacy_service import LEGACY_KEY, OTHER_KEY, USERS, create_legacy_schema, fill, unseal
+from tests.old_service import LEGACY_KEY, OTHER_KEY, unseal
+from tests.takeover.legacy_service import USERS, create_legacy_schema, fill
 
 pytestmark = pytest.mark.slow
 
