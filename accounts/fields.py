@@ -138,7 +138,8 @@ class EncryptedJSONField(EncryptedFieldMixin, models.CharField):
         return legacy_formats.payload_seal(document, user_id=str(owner), key=legacy_formats.legacy_key())
 
     def stored_format(self, token: str) -> str:
-        """ "envelope" (the old service's AES-GCM), "plaintext" (its unencrypted JSON) or "fernet" (this field's)."""
+        """The format of a stored value: "envelope" (the old service's AES-GCM), "plaintext" (its unencrypted
+        JSON) or "fernet" (this field's)."""
         if legacy_formats.envelope(token) is not None:
             return "envelope"
         if legacy_formats.plaintext_document(token) is not None:

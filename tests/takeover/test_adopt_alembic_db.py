@@ -32,7 +32,7 @@ def test_adopt_check_log_in_and_revert(legacy_db):
     assert 'ALTER INDEX "ix_action_events_action_type" RENAME TO "action_type_idx"' in dry.stdout
     assert 'ADD CONSTRAINT "evaluation_severity_range" CHECK' in dry.stdout
     assert "OAuth payloads: 1 encrypted, 1 plaintext re-encrypted" in dry.stdout
-    assert f"{dave.user_id}: the legacy key does not open it" in dry.stdout
+    assert f"{dave.user_id}: GOVA_LEGACY_ENCRYPTION_KEY does not open it" in dry.stdout
     assert "accounts.0001_initial" in dry.stdout
     assert "Dry run: nothing was changed." in dry.stdout
     assert legacy_db.catalog() == legacy_catalog
@@ -40,7 +40,7 @@ def test_adopt_check_log_in_and_revert(legacy_db):
 
     adopted = legacy_db.manage("adopt_alembic_db")
     assert adopted.returncode == 0, adopted.stderr + adopted.stdout
-    assert f"{dave.user_id}: the legacy key does not open it" in adopted.stdout
+    assert f"{dave.user_id}: GOVA_LEGACY_ENCRYPTION_KEY does not open it" in adopted.stdout
     check = legacy_db.manage("schema_check")
     assert check.returncode == 0, check.stdout + check.stderr
     assert legacy_db.manage("migrate", "--check").returncode == 0
