@@ -47,11 +47,13 @@ test-pg16: setup browser
 
 # Writer stalls while a migration adds a column and an index to 1,000,000 evaluation events;
 # admin page timings, each against the admin index page; then the event pipeline (ingest, folding, similar
-# content, stats, leaderboard, queue, trends); each at 1,000,000 events.
+# content, stats, leaderboard, queue, trends); then the old service's waits during a takeover beside it;
+# each at 1,000,000 events.
 bench: setup
 	$(PYTHON) -m bench.migration_stall
 	$(PYTHON) -m bench.admin_pages
 	$(PYTHON) -m bench.pipeline
+	$(PYTHON) -m bench.takeover_beside
 
 # The event pipeline alone; smaller while developing: make bench-pipeline ARGS="--events 100000"
 bench-pipeline: setup

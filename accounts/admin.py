@@ -1,8 +1,26 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import ReadOnlyPasswordHashWidget
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
+from accounts.hashers import readable_password
 from accounts.models import User
+
+
+class PasswordHashWidget(ReadOnlyPasswordHashWidget):
+    """Django's masked summary (algorithm, parameters), for the old service's bare PHC string too: Django's
+    own widget calls it an invalid format."""
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, value and readable_password(value), attrs)
+
+
+class UserChangeForm(DjangoUserChangeForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "password" in self.fields:
+            self.fields["password"].widget = PasswordHashWidget()
 
 
 class VerifiedFilter(admin.SimpleListFilter):
@@ -20,6 +38,7 @@ class VerifiedFilter(admin.SimpleListFilter):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserChangeForm
     # The OAuth payload and jwt are secrets: no form, list, search or filter shows them.
     fieldsets = (
         (None, {"fields": ("username", "password")}),

@@ -1,7 +1,9 @@
-"""Argon2id with the old service's parameters, so a hash stays readable by both services during a switch."""
+"""Argon2id with the old service's parameters, and the format (the old service's or Django's) hashes are stored in."""
 
 import argon2
-from django.contrib.auth.hashers import Argon2PasswordHasher, must_update_salt
+from django.contrib.auth.hashers import Argon2PasswordHasher, make_password, must_update_salt
+
+from accounts import legacy_formats
 
 
 class LegacyParametersArgon2PasswordHasher(Argon2PasswordHasher):
@@ -28,3 +30,34 @@ class LegacyParametersArgon2PasswordHasher(Argon2PasswordHasher):
             return must_update_salt(salt, self.salt_entropy)  # a salt Django made: its own entropy rule
         # argon2-cffi's salts are random bytes (16 = 128 bits); Django's rule assumes 62 letters per char.
         return len(salt) * 8 < self.salt_entropy
+
+
+def make_stored_password(raw_password: str | None) -> str:
+    """A hash of `raw_password` in the format the old service verifies with GOVA_LEGACY_FORMATS=true (its bare
+    PHC string), Django's otherwise. None gives Django's unusable password either way."""
+    if raw_password is not None and legacy_formats.writes_legacy_formats():
+        return legacy_formats.legacy_password(raw_password)
+    return make_password(raw_password)
+
+
+def readable_password(stored: str) -> str:
+    """`stored` as Django's hashers read it: the old service's bare PHC string behind Django's `argon2` name."""
+    return legacy_formats.password_to_django(stored) or stored
+
+
+def upgraded_password(raw_password: str, stored: str, *, must_update: bool) -> str | None:
+    """What a successful login writes in place of `stored`, or None to leave it as it is.
+
+    With GOVA_LEGACY_FORMATS=true the old service's own hashes are never rewritten (it chose their parameters, and
+    it verifies them); any other hash becomes one it verifies, by dropping Django's prefix when the parameters
+    are right, by re-hashing otherwise. With the setting off, hashes move to Django's format the same way.
+    """
+    legacy = legacy_formats.is_legacy_password(stored)
+    if legacy_formats.writes_legacy_formats():
+        if legacy:
+            return None
+        converted = None if must_update else legacy_formats.password_to_legacy(stored)
+        return converted or make_stored_password(raw_password)
+    if must_update:
+        return make_stored_password(raw_password)
+    return legacy_formats.password_to_django(stored) if legacy else None

@@ -52,6 +52,28 @@ SALT_KEY = env.list("FIELD_ENCRYPTION_SALT_KEYS")
 if not SALT_KEY or not all(salt.strip() for salt in SALT_KEY):
     raise ImproperlyConfigured("FIELD_ENCRYPTION_SALT_KEYS must list at least one non-empty salt")
 
+# Sharing the database with the old (Alembic) service (docs/switching-from-alembic.md). true: passwords and OAuth
+# payloads are written in its formats (the bare argon2id PHC string, the AES-GCM envelope), so it reads everything
+# written here. Both formats are read whatever the value, so turning it off later needs no downtime.
+_legacy_formats = env.str("GOVA_LEGACY_FORMATS", default="").strip().lower()
+if _legacy_formats not in {"", "true", "false", "1", "0", "yes", "no", "on", "off"}:
+    # Strict: a typo read as false would write formats the old service cannot read.
+    raise ImproperlyConfigured(f"GOVA_LEGACY_FORMATS must be true or false, not {_legacy_formats!r}")
+GOVA_LEGACY_FORMATS = _legacy_formats in {"true", "1", "yes", "on"}
+# The old service's ENCRYPTION_KEY: opens its OAuth payloads, and seals them with GOVA_LEGACY_FORMATS=true.
+# AES key lengths only; the error gives the length, never the value.
+GOVA_LEGACY_ENCRYPTION_KEY = env.str("GOVA_LEGACY_ENCRYPTION_KEY", default="")
+if GOVA_LEGACY_ENCRYPTION_KEY and len(GOVA_LEGACY_ENCRYPTION_KEY.encode()) not in (16, 24, 32):
+    raise ImproperlyConfigured(
+        "GOVA_LEGACY_ENCRYPTION_KEY must be the old service's ENCRYPTION_KEY, 16, 24 or 32 bytes long; "
+        f"it is {len(GOVA_LEGACY_ENCRYPTION_KEY.encode())} bytes"
+    )
+if GOVA_LEGACY_FORMATS and not GOVA_LEGACY_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "GOVA_LEGACY_FORMATS=true needs GOVA_LEGACY_ENCRYPTION_KEY (the old service's ENCRYPTION_KEY) to write "
+        "OAuth payloads the old service reads"
+    )
+
 INSTALLED_APPS = [
     # First: its pre_migrate check refuses the old service's database before any other check reads it.
     "takeover",

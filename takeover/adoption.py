@@ -1,9 +1,10 @@
 """Take over a database of the old Alembic service in place, and hand it back (`manage.py adopt_alembic_db`).
 
 Adoption, in one transaction under the migration lock: check the legacy schema, refuse rows our constraints
-would reject, convert password hashes and OAuth payloads, bridge the schema to what our baseline migrations
-(takeover.legacy_schema.BASELINE_TARGETS) build and record those migrations, compare every table's fingerprint
-before and after. Later migrations then run as a plain `migrate` would run them. Revert undoes the
+would reject, lock the legacy tables (the old service's writes wait), convert password hashes and OAuth payloads
+(not with GOVA_LEGACY_FORMATS=true: the old service keeps reading them), bridge the schema to what our baseline
+migrations (takeover.legacy_schema.BASELINE_TARGETS) build and record those migrations, compare every table's
+fingerprint before and after. Later migrations then run as a plain `migrate` would run them. Revert undoes the
 migrations after the baseline, then bridges back to the legacy schema and formats in one transaction.
 
 The bridge's DDL is not written by hand: it is derived (takeover.schema_bridge) from a scratch database built by
@@ -25,12 +26,12 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import CheckConstraint
 
+from accounts import legacy_formats
 from accounts.fields import DecryptionError
 from accounts.models import User
 from dbops.locking import is_lock_timeout
 from dbops.operations import uuidv7_fallback_sql
 from dbops.schema_check import read_catalog, scratch_database
-from takeover import legacy_formats
 from takeover.legacy_schema import (
     ADOPT_COMMAND,
     BASELINE_TARGETS,
@@ -60,6 +61,7 @@ class NothingToDo(Exception):
 class Plan:
     direction: str  # "adopt" or "revert"
     bridge: Bridge
+    convert: bool = True  # adopt: False with GOVA_LEGACY_FORMATS=true, which keeps the old service's formats
     migrations_to_record: list = field(default_factory=list)  # adopt: (app, name) of the baseline
     migrations_to_undo: list = field(default_factory=list)  # revert: migrations after the baseline
     passwords: int = 0  # hashes converted
@@ -222,10 +224,12 @@ def table_fingerprints(connection, columns_by_table: dict) -> dict:
     return fingerprints
 
 
-def _kept_columns(legacy_catalog: dict) -> dict:
+def _kept_columns(legacy_catalog: dict, *, convert: bool) -> dict:
+    """The columns whose values must come out as they went in: all of them when nothing is converted."""
+    converted = CONVERTED_COLUMNS if convert else {}
     columns = {}
     for obj in legacy_catalog.values():
-        if obj.kind == "column" and obj.group in LEGACY_TABLES and obj.name not in CONVERTED_COLUMNS.get(obj.group, ()):
+        if obj.kind == "column" and obj.group in LEGACY_TABLES and obj.name not in converted.get(obj.group, ()):
             columns.setdefault(obj.group, set()).add(obj.name)
     return columns
 
@@ -337,6 +341,8 @@ def payloads_to_django(connection, key: bytes | None, *, write: bool, progress=N
 
 
 def _is_ours(field, stored: str) -> bool:
+    if field.stored_format(stored) != "fernet":
+        return False
     try:
         field.decrypt(stored)
     except DecryptionError:
@@ -345,17 +351,21 @@ def _is_ours(field, stored: str) -> bool:
 
 
 def payloads_to_legacy(connection, key: bytes | None, *, write: bool, progress=None) -> tuple[dict, list]:
-    """Our tokens become the old service's AES-GCM envelopes (aad = user id); what no key opens stays."""
+    """Our tokens become the old service's AES-GCM envelopes (aad = user id); payloads in its formats already
+    (GOVA_LEGACY_FORMATS=true writes them) stay, and so does what no key opens."""
     field = _payload_field()
-    counts = {"re-encrypted for the old service": 0}
+    counts = {"re-encrypted for the old service": 0, "in its format already": 0}
     unreadable = []
     for batch in _payload_rows(connection, progress):
         updates = []
         for user_id, stored in batch:
+            if field.stored_format(stored) != "fernet":
+                counts["in its format already"] += 1
+                continue
             try:
                 document = json.loads(field.decrypt(stored))
             except DecryptionError:
-                unreadable.append((user_id, "no configured key opens it (already in the legacy format?)"))
+                unreadable.append((user_id, "no configured key opens it"))
                 continue
             counts["re-encrypted for the old service"] += 1
             if key is not None:
@@ -380,12 +390,20 @@ def _ids(connection, sql: str) -> list:
 
 PASSWORDS_TO_DJANGO = "UPDATE users SET password = 'argon2' || password WHERE password LIKE '$argon2id$%'"
 PASSWORDS_TO_LEGACY = "UPDATE users SET password = substr(password, 7) WHERE password LIKE 'argon2$argon2id$%'"
+# Hashes neither side can verify without a password reset: not argon2id in either form.
+UNCONVERTIBLE_PASSWORDS = (
+    "SELECT user_id::text FROM users WHERE password NOT LIKE '$argon2id$%' AND password NOT LIKE 'argon2$argon2id$%' "
+    "ORDER BY user_id"
+)
+# The old service's writes wait for these, children first: a writer holding a child table's lock only goes on to
+# take its parents' (foreign key checks), so it finishes instead of deadlocking with the adoption.
+LOCK_LEGACY_TABLES = "LOCK TABLE action_events, evaluation_events, moderators, users IN ACCESS EXCLUSIVE MODE"
 
 
 def _require_key_for_payloads(connection, key, *, verb: str) -> None:
     if key is not None:
         return
-    payloads = _count(connection, "SELECT count(*) FROM users WHERE discord_oauth_payload IS NOT NULL")
+    payloads = _payload_count(connection)
     if payloads:
         raise AdoptionRefused(
             f"{payloads} user(s) have an OAuth payload and {legacy_formats.LEGACY_KEY_VARIABLE} is not set: "
@@ -441,11 +459,15 @@ def adoption_plan(connection, key: bytes | None) -> Plan:
         "adopt",
         bridge_,
         migrations_to_record=[m for m in baseline_migrations if m not in recorded],
+        convert=not legacy_formats.writes_legacy_formats(),
         passwords=_count(connection, "SELECT count(*) FROM users WHERE password LIKE '$argon2id$%'"),
-        passwords_left=_ids(connection, "SELECT user_id::text FROM users WHERE password NOT LIKE '$argon2id$%'"),
+        passwords_left=_ids(connection, UNCONVERTIBLE_PASSWORDS),
         row_counts={t: _count(connection, f"SELECT count(*) FROM {t}") for t in LEGACY_TABLES},
     )
-    plan.payloads, plan.unreadable_payloads = payloads_to_django(connection, key, write=False)
+    if plan.convert:
+        plan.payloads, plan.unreadable_payloads = payloads_to_django(connection, key, write=False)
+    else:
+        plan.payloads = {"in the old service's formats": _payload_count(connection)}
     plan.legacy_catalog = expected_legacy
     return plan
 
@@ -481,14 +503,22 @@ def adopt(connection, key: bytes | None, say: Callable) -> Plan:
     """Adopt in one transaction; the caller holds the migration lock and runs later migrations afterwards."""
     with _rolled_back("the adoption", "nothing was changed"), transaction.atomic(using=connection.alias):
         plan = adoption_plan(connection, key)
-        _require_key_for_payloads(connection, key, verb="adopt")
-        kept = _kept_columns(plan.legacy_catalog)
+        if plan.convert:
+            _require_key_for_payloads(connection, key, verb="adopt")
+        _lock_legacy_tables(connection, say)
+        kept = _kept_columns(plan.legacy_catalog, convert=plan.convert)
         before = _fingerprints(connection, kept, say, "before")
-        with _user_triggers_off(connection):
-            say(f"passwords: {plan.passwords} argon2id hashes take Django's prefix")
-            _execute(connection, [PASSWORDS_TO_DJANGO], say)
-            payloads, _ = payloads_to_django(connection, key, write=True, progress=say)
-            say(f"OAuth payloads: {_describe(payloads)} re-encrypted with the encrypted field's key")
+        if plan.convert:
+            with _user_triggers_off(connection):
+                say(f"passwords: {plan.passwords} argon2id hashes take Django's prefix")
+                _execute(connection, [PASSWORDS_TO_DJANGO], say)
+                payloads, _ = payloads_to_django(connection, key, write=True, progress=say)
+                say(f"OAuth payloads: {_describe(payloads)} re-encrypted with the encrypted field's key")
+        else:
+            say(
+                f"passwords and OAuth payloads: left in the old service's formats "
+                f"({legacy_formats.FORMATS_VARIABLE}=true; both services read them)"
+            )
         _run_bridge(connection, plan.bridge, say)
         recorder = MigrationRecorder(connection)
         for app, name in plan.migrations_to_record:
@@ -525,7 +555,7 @@ def revert_plan(connection, key: bytes | None) -> Plan:
         bridge_,
         migrations_to_undo=[(m.app_label, m.name) for m in migrations_after_baseline(connection)],
         passwords=_count(connection, "SELECT count(*) FROM users WHERE password LIKE 'argon2$argon2id$%'"),
-        passwords_left=_ids(connection, "SELECT user_id::text FROM users WHERE password NOT LIKE 'argon2$argon2id$%'"),
+        passwords_left=_ids(connection, UNCONVERTIBLE_PASSWORDS),
         row_counts={t: _count(connection, f"SELECT count(*) FROM {t}") for t in LEGACY_TABLES},
     )
     plan.payloads, plan.unreadable_payloads = payloads_to_legacy(connection, key, write=False)
@@ -563,7 +593,8 @@ def revert(connection, key: bytes | None, say: Callable) -> Plan:
     aftermath = "only the migrations undone before it stay undone (`python manage.py migrate` re-applies them)"
     with _rolled_back("the revert", aftermath), transaction.atomic(using=connection.alias):
         plan = revert_plan(connection, key)
-        kept = _kept_columns(plan.legacy_catalog)
+        _lock_legacy_tables(connection, say)
+        kept = _kept_columns(plan.legacy_catalog, convert=True)
         before = _fingerprints(connection, kept, say, "before")
         _run_bridge(connection, plan.bridge, say)
         with _user_triggers_off(connection):
@@ -578,6 +609,18 @@ def revert(connection, key: bytes | None, say: Callable) -> Plan:
 
 
 # -- shared ----------------------------------------------------------------------------------
+
+
+def _payload_count(connection) -> int:
+    return _count(connection, "SELECT count(*) FROM users WHERE discord_oauth_payload IS NOT NULL")
+
+
+def _lock_legacy_tables(connection, say: Callable) -> None:
+    """From here to the commit the old service's reads and writes of these tables wait (lock_timeout bounds
+    the wait for its open transactions), so the fingerprints compare the same rows."""
+    say(f"  {LOCK_LEGACY_TABLES}")
+    with connection.cursor() as cursor:
+        cursor.execute(LOCK_LEGACY_TABLES)
 
 
 @contextmanager
@@ -641,9 +684,17 @@ def format_plan(plan: Plan) -> str:
     if plan.direction == "adopt":
         lines.append("Adoption plan (one transaction, under the migration lock):")
         lines.append("rows: " + ", ".join(f"{table} {count}" for table, count in plan.row_counts.items()))
-        lines.append(f"1. passwords: {plan.passwords} argon2id hashes get Django's `argon2` prefix")
-        lines.append(f"   {PASSWORDS_TO_DJANGO}")
-        lines.append(f"2. OAuth payloads: {_describe(plan.payloads)} re-encrypted with the encrypted field's key")
+        lines.append(f"0. {LOCK_LEGACY_TABLES} (until the commit)")
+        if plan.convert:
+            lines.append(f"1. passwords: {plan.passwords} argon2id hashes get Django's `argon2` prefix")
+            lines.append(f"   {PASSWORDS_TO_DJANGO}")
+            lines.append(f"2. OAuth payloads: {_describe(plan.payloads)} re-encrypted with the encrypted field's key")
+        else:
+            lines.append(
+                f"1. passwords: {plan.passwords} argon2id hashes left as the old service wrote them "
+                f"({legacy_formats.FORMATS_VARIABLE}=true)"
+            )
+            lines.append(f"2. OAuth payloads: {_describe(plan.payloads)}, left as they are")
         step = 3
     else:
         lines.append("Revert plan:")
@@ -653,6 +704,7 @@ def format_plan(plan: Plan) -> str:
             lines.extend(f"   {app}.{name}" for app, name in plan.migrations_to_undo)
             lines.append("   (the DDL below is computed from the current schema; it shrinks once they are undone)")
         lines.append("then in one transaction:")
+        lines.append(f"0. {LOCK_LEGACY_TABLES} (until the commit)")
         step = 1
     lines.append(f"{step}. schema: {len(plan.bridge.statements)} statements")
     lines.extend(f"   {_one_line(statement.sql)};" for statement in plan.bridge.statements)

@@ -12,6 +12,7 @@ from django.test import override_settings
 from accounts.fields import EncryptedJSONField
 from accounts.models import User
 from tests.factories import UserFactory
+from tests.old_service import seal
 
 OLD, NEW = "old-salt", "new-salt"
 field = User._meta.get_field("discord_oauth_payload")
@@ -93,3 +94,15 @@ def test_rows_no_key_opens_are_named_skipped_and_fail_the_run():
     assert stored_token(lost.pk) == lost_token
     with override_settings(SALT_KEY=[NEW]):
         assert payload(kept.pk) == {"kept": True}
+
+
+@pytest.mark.django_db
+def test_payloads_in_the_old_services_formats_are_left_to_convert_legacy_formats():
+    envelope_user, plain_user = UserFactory(), UserFactory()
+    envelope = seal({"access_token": "a"}, str(envelope_user.pk))
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE users SET discord_oauth_payload = %s WHERE user_id = %s", [envelope, envelope_user.pk])
+        cursor.execute("UPDATE users SET discord_oauth_payload = '{\"a\": 1}' WHERE user_id = %s", [plain_user.pk])
+    out, err = reencrypt()
+    assert "0 re-encrypted, 0 already under the current key, 2 in the old service's formats" in out and err == ""
+    assert stored_token(envelope_user.pk) == envelope and stored_token(plain_user.pk) == '{"a": 1}'

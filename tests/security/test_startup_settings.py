@@ -39,3 +39,24 @@ def test_the_production_settings_are_in_env_example():
 
     example_keys = {line.split("=", 1)[0] for line in (PROJECT_DIR / ".env.example").read_text().splitlines()}
     assert set(PRODUCTION) <= example_keys
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        pytest.param(
+            {"GOVA_LEGACY_ENCRYPTION_KEY": "sekrit-value"}, "GOVA_LEGACY_ENCRYPTION_KEY", id="key of 12 bytes"
+        ),
+        pytest.param(
+            {"GOVA_LEGACY_FORMATS": "true", "GOVA_LEGACY_ENCRYPTION_KEY": ""},
+            "GOVA_LEGACY_ENCRYPTION_KEY",
+            id="legacy formats without the key",
+        ),
+        pytest.param({"GOVA_LEGACY_FORMATS": "ture"}, "GOVA_LEGACY_FORMATS", id="not a boolean"),
+    ],
+)
+def test_legacy_format_settings_that_cannot_work_stop_start_up_with_one_line(manage, env, variable):
+    result = manage("check", env=env)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and variable in result.stderr
+    assert "sekrit" not in result.stderr  # the key's length is told, never its value

@@ -6,18 +6,14 @@ ix_<table>_<column>, server defaults only where the models had server_default). 
 takeover.legacy_schema.LEGACY_DDL: the command's idea of the legacy schema is under test.
 """
 
-import base64
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import argon2
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-LEGACY_KEY = "0123456789abcdef0123456789abcdef"  # the old service's ENCRYPTION_KEY (32 characters)
-OTHER_KEY = "fedcba9876543210"
+from tests.old_service import OTHER_KEY, seal
 
 # Before PostgreSQL 18 the old service's migration template made its own uuidv7().
 LEGACY_UUIDV7 = """
@@ -128,24 +124,6 @@ def create_legacy_schema(db) -> None:
         db.execute(LEGACY_UUIDV7)
     for revision in REVISIONS:
         db.execute(revision)
-
-
-def seal(document: dict, user_id: str, key: str = LEGACY_KEY) -> str:
-    """An OAuth payload as the old service encrypted it."""
-    nonce = os.urandom(12)
-    ciphertext = AESGCM(key.encode()).encrypt(nonce, json.dumps(document).encode(), user_id.encode())
-    envelope = {"version": "v1", "iv": base64.b64encode(nonce).decode(), "ct": base64.b64encode(ciphertext).decode()}
-    envelope["aad"] = user_id
-    return base64.b64encode(json.dumps(envelope).encode()).decode()
-
-
-def unseal(stored: str, user_id: str, key: str = LEGACY_KEY) -> dict:
-    """What the old service reads back from a payload."""
-    envelope = json.loads(base64.b64decode(stored))
-    plaintext = AESGCM(key.encode()).decrypt(
-        base64.b64decode(envelope["iv"]), base64.b64decode(envelope["ct"]), user_id.encode()
-    )
-    return json.loads(plaintext)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from django.db import connection
 from accounts.models import User
 from takeover import adoption
 from tests.factories import UserFactory
-from tests.takeover.legacy_service import LEGACY_KEY, seal
+from tests.old_service import LEGACY_KEY, seal
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,8 @@ class Command(BaseCommand):
         "Re-encrypt every encrypted field with the current key (the first salt in "
         "FIELD_ENCRYPTION_SALT_KEYS with DJANGO_SECRET_KEY). Run after a key rotation, then drop the old keys. "
         "Safe beside live writers and safe to run again: rows already under the current key are left alone. "
-        "Rows no configured key opens are reported by id and left as they are; the command then exits 1."
+        "Rows no configured key opens are reported by id and left as they are; the command then exits 1. "
+        "Payloads in the old service's formats are left to convert_legacy_formats."
     )
 
     def add_arguments(self, parser):
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             unreadable += outcomes["unreadable"]
             self.stdout.write(
                 f"{label}: {outcomes['rewritten']} re-encrypted, {outcomes['current']} already under the current key, "
+                f"{outcomes['legacy']} in the old service's formats (left as they are), "
                 f"{outcomes['unreadable']} unreadable"
             )
         if unreadable:
@@ -49,12 +51,15 @@ class Command(BaseCommand):
 
 
 def _reencrypt_row(field, pk, token) -> str:
-    """'rewritten', 'current' (already under the first key, or changed to NULL or deleted meanwhile)
-    or 'unreadable'. The write is conditional on the stored token being the one read, so a payload
-    another connection wrote in between is never overwritten with the old one: it is read again."""
+    """'rewritten', 'current' (already under the first key, or changed to NULL or deleted meanwhile),
+    'legacy' (the old service's envelope or plain JSON: no Fernet token to rotate) or 'unreadable'. The
+    write is conditional on the stored token being the one read, so a payload another connection wrote
+    in between is never overwritten with the old one: it is read again."""
     for _ in range(MAX_ATTEMPTS_PER_ROW):
         if token is None or field.is_current(token):
             return "current"
+        if field.stored_format(token) != "fernet":
+            return "legacy"
         try:
             rotated = field.rotate(token)
         except DecryptionError:

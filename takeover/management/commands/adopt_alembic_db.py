@@ -2,17 +2,18 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
+from accounts.legacy_formats import FORMATS_VARIABLE, LEGACY_KEY_VARIABLE, legacy_key
 from dbops.locking import migration_session
 from takeover import adoption
-from takeover.legacy_formats import LEGACY_KEY_VARIABLE, legacy_key
 
 
 class Command(BaseCommand):
     help = (
         "Take over a database of the old Alembic service (revision 6cd8e388a6c5) in place: check its schema, "
-        "refuse rows our constraints reject, convert password hashes and OAuth payloads, bring the schema to "
-        "our migrations in one transaction, then apply later migrations. --revert hands it back. The old "
-        f"service's ENCRYPTION_KEY comes from {LEGACY_KEY_VARIABLE} in the environment only."
+        "refuse rows our constraints reject, convert password hashes and OAuth payloads (not with "
+        f"{FORMATS_VARIABLE}=true, which keeps the old service's formats so that it can run on), bring the schema "
+        "to our migrations in one transaction, then apply later migrations. --revert hands it back. The old "
+        f"service's ENCRYPTION_KEY comes from {LEGACY_KEY_VARIABLE} in the environment (or .env) only."
     )
 
     def add_arguments(self, parser):

@@ -1,16 +1,42 @@
-"""The old service's OAuth payload format (AES-GCM envelope, aad = user id) read and written."""
+"""The old service's formats, converted without a password or a payload leaving memory: password hashes differ
+from Django's by a prefix; OAuth payloads are AES-GCM envelopes with the user id as associated data."""
 
 import base64
 import json
 import uuid
 
+import argon2
 import pytest
-from django.core.management.base import CommandError
+from django.contrib.auth.hashers import check_password, make_password
 
-from takeover.legacy_formats import UnreadablePayload, legacy_key, payload_open, payload_seal
-from tests.takeover.legacy_service import LEGACY_KEY, OTHER_KEY, seal
+from accounts.legacy_formats import (
+    UnreadablePayload,
+    password_to_django,
+    password_to_legacy,
+    payload_open,
+    payload_seal,
+)
+from tests.old_service import LEGACY_KEY, OTHER_KEY, seal
 
+PASSWORD = "correct horse battery"
 DOCUMENT = {"access_token": "a", "refresh_token": "r", "expires_in": 604800, "token_type": "Bearer"}
+
+
+def test_a_legacy_hash_verifies_here_and_converts_back_to_the_same_string():
+    phc = argon2.PasswordHasher().hash(PASSWORD)
+    stored = password_to_django(phc)
+    assert check_password(PASSWORD, stored)
+    assert password_to_legacy(stored) == phc
+
+
+def test_a_hash_made_here_verifies_in_the_old_service():
+    assert argon2.PasswordHasher().verify(password_to_legacy(make_password(PASSWORD)), PASSWORD)
+
+
+def test_hashes_of_other_algorithms_are_left_alone():
+    assert password_to_django(make_password(PASSWORD, hasher="pbkdf2_sha256")) is None
+    assert password_to_legacy(make_password(PASSWORD, hasher="pbkdf2_sha256")) is None
+    assert password_to_django("$argon2i$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA") is None
 
 
 def test_an_envelope_made_as_the_old_service_makes_it_opens():
@@ -43,12 +69,3 @@ def test_plain_json_objects_are_read_as_plaintext():
 def test_what_nothing_opens_is_reported_not_guessed(stored, user_id, key):
     with pytest.raises(UnreadablePayload):
         payload_open(stored, user_id=user_id, key=key and key.encode())
-
-
-def test_a_key_of_the_wrong_length_is_refused_without_showing_it(monkeypatch):
-    monkeypatch.setenv("GOVA_LEGACY_ENCRYPTION_KEY", "sekrit-value-123")
-    assert legacy_key() == b"sekrit-value-123"
-    monkeypatch.setenv("GOVA_LEGACY_ENCRYPTION_KEY", "sekrit-value")
-    with pytest.raises(CommandError) as error:
-        legacy_key()
-    assert "sekrit" not in str(error.value) and "12 bytes" in str(error.value)
