@@ -20,9 +20,10 @@ setup:
 browser:
 	@bash scripts/install-browser
 
+# Two processes: the slow tests one after another in one, the rest spread over both (--dist loadgroup).
 test: setup lint browser
-	$(PYTHON) -m pytest
-	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2 --dist loadgroup
+	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest -n 2 --dist loadgroup
 	bash scripts/test-clock-ahead
 
 # The inner loop: no extra servers, subprocesses or scratch databases (make test runs those too), in two
@@ -40,10 +41,10 @@ lint: setup
 	.venv/bin/ruff format --check .
 
 test-pg18: setup browser
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2 --dist loadgroup
 
 test-pg16: setup browser
-	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest
+	GOVA_PG_BIN=$$(bash scripts/install-pg16) $(PYTHON) -m pytest -n 2 --dist loadgroup
 
 # Writer stalls while a migration adds a column and an index to 1,000,000 evaluation events;
 # admin page timings, each against the admin index page; then the event pipeline (ingest, folding, similar

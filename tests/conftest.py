@@ -27,6 +27,10 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if SLOW_FIXTURES.intersection(item.fixturenames) and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("slow"):
+            # With pytest-xdist's --dist loadgroup (make test), the slow tests run one after another in one
+            # worker: their manage.py processes share the server's `gova` database and its roles.
+            item.add_marker(pytest.mark.xdist_group("slow"))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from django.db import connection
 
 import dbops.schema_check
 from dbops import sql_versions
+from moderation import vector_index
 from moderation.models import EMBEDDING_DIMENSIONS, ActionEvent, EvaluationEvent
 
 # Every check builds and drops a scratch database.
@@ -62,6 +63,9 @@ def scratch_databases() -> list[str]:
 
 
 def test_migrated_database_is_in_sync_and_leaves_no_scratch_database():
+    # An earlier test's flush empties the parts list but leaves its indexes; a fold drops such orphans first, as it
+    # does after a database is restored or flushed (the tables are empty: it builds nothing).
+    vector_index.fold(lag_seconds=0)
     code, output = run_schema_check()
     assert code == 0, output
     assert "schema is in sync" in output
