@@ -58,7 +58,9 @@ def foreign_key(table: str, column: str) -> tuple[str, str]:
 
 
 def scratch_databases() -> list[str]:
-    rows = execute("SELECT datname FROM pg_database WHERE datname LIKE %s", ["%\\_schema\\_check\\_%"])
+    """This database's scratch copies: another pytest-xdist worker may be running a schema_check of its own."""
+    prefix = connection.settings_dict["NAME"][:40].replace("_", "\\_")
+    rows = execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{prefix}\\_schema\\_check\\_%"])
     return [name for (name,) in rows]
 
 
