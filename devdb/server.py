@@ -288,8 +288,8 @@ class EmbeddedPostgres:
     def _faked_clock(self) -> list[str]:
         """pg_ctl's -p for a server whose clock Debian's libfaketime moves by GOVA_PG_FAKETIME (+1096d): the test
         run with the clock ahead (scripts/test-clock-ahead). The library is preloaded into the server alone (its
-        children inherit it): pg_ctl's own wait hangs under it, and the faketime command forks, so pg_ctl would
-        wait for a process id that never starts a server."""
+        children inherit it), not through the faketime command: that forks, and pg_ctl would wait for a process id
+        that never becomes the server."""
         moved_by = os.environ.get("GOVA_PG_FAKETIME")
         if not moved_by:
             return []
