@@ -22,11 +22,12 @@ the timings; it asserts nothing about them. Real errors exit non-zero.
 """
 
 import argparse
-import multiprocessing
 import sys
 import time
 import uuid
 from array import array
+
+from bench.writer_process import WriterProcess
 
 DATABASE = "bench"
 TARGET_MS = 1000
@@ -109,32 +110,14 @@ class Phase:
 
 def measure(name: str, conninfo: dict, moderator_id, rate: float, action) -> Phase:
     """Run `action` (returning the statements it ran) with the writer inserting before, during and after."""
-    # spawn, not fork: the child must not inherit the parent's Django connection.
-    context = multiprocessing.get_context("spawn")
-    ready, stop, results = context.Event(), context.Event(), context.Queue()
-    process = context.Process(
-        target=writer, args=(conninfo, str(moderator_id), rate, ready, stop, results), name=f"writer-{name}"
-    )
-    process.start()
-    try:
-        if not ready.wait(60):
-            raise RuntimeError(f"{name}: the writer did not connect within 60 s")
+    with WriterProcess(writer, (conninfo, str(moderator_id), rate), f"writer-{name}") as writer_process:
         started = time.monotonic()
         time.sleep(WARM_UP_SECONDS)
         migration_from = time.monotonic()
         statements = action()
         migration_to = time.monotonic()
         time.sleep(COOL_DOWN_SECONDS)
-        stop.set()
-        stats = results.get(timeout=60)  # before join(): a process with queued data never exits
-        process.join(60)
-    finally:
-        stop.set()
-        if process.is_alive():
-            process.terminate()
-            process.join()
-    if "error" in stats:
-        raise RuntimeError(f"{name}: the writer failed: {stats['error']}")
+        stats = writer_process.finish(timeout=60)
     return Phase(name, stats, started, (migration_from, migration_to), statements)
 
 

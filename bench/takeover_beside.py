@@ -13,12 +13,13 @@ nothing about the figures; real errors exit non-zero.
 """
 
 import argparse
-import multiprocessing
 import os
 import subprocess
 import sys
 import time
 import uuid
+
+from bench.writer_process import WriterProcess
 
 DATABASE = "bench"
 LEGACY_KEY = "0123456789abcdef0123456789abcdef"  # a throwaway ENCRYPTION_KEY for the benchmark's payloads
@@ -184,26 +185,11 @@ def main(argv=None) -> int:
 
     with throwaway_database(DATABASE) as conninfo, results_file("takeover_beside"):
         moderator_id = load(args.events)
-        context = multiprocessing.get_context("spawn")
-        ready, stop, results = context.Event(), context.Event(), context.Queue()
-        process = context.Process(target=writer, args=(conninfo, moderator_id, args.rate, ready, stop, results))
-        process.start()
-        try:
-            if not ready.wait(60):
-                raise RuntimeError("the writer did not connect within 60 s")
+        with WriterProcess(writer, (conninfo, moderator_id, args.rate), "writer") as writer_process:
             time.sleep(WARM_UP_SECONDS)
             started, lines = adopt()
             time.sleep(COOL_DOWN_SECONDS)
-            stop.set()
-            stats = results.get(timeout=120)
-            process.join(60)
-        finally:
-            stop.set()
-            if process.is_alive():
-                process.terminate()
-                process.join()
-        if "error" in stats:
-            raise RuntimeError(f"the writer failed: {stats['error']}")
+            stats = writer_process.finish(timeout=120)
         report(args, started, lines, stats)
     return 0
 
