@@ -20,7 +20,8 @@ from django.urls import reverse
 from accounts.models import User
 from moderation.models import ActionEvent, ActionStatus, EvaluationEvent, Moderator
 from tests.factories import message_context, valid_conf
-from tests.takeover.legacy_service import discord_tokens, seal
+from tests.old_service import seal
+from tests.takeover.legacy_service import discord_tokens
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
